@@ -155,7 +155,7 @@ func (d IdempotencyConflictDetails) appendJSON(b []byte) []byte {
 // ValidationDetails are the details of VALIDATION. Issues is always present
 // on the wire (an empty list rather than a missing field).
 type ValidationDetails struct {
-	Issues []Issue         `json:"issues"`
+	Issues []Issue        `json:"issues"`
 	Code   ValidationCode `json:"code,omitempty"`
 }
 
