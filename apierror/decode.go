@@ -92,9 +92,11 @@ func Decode(status int, body []byte) error {
 		e.requestID = *w.Error.RequestID
 	}
 	if d := bytes.TrimSpace(w.Error.Details); len(d) > 0 && !bytes.Equal(d, []byte("null")) {
-		var compact bytes.Buffer
-		if err := json.Compact(&compact, d); err == nil {
-			e.details = rawDetails(compact.Bytes())
+		// Marshalling a RawMessage compacts it with encoding/json's HTML-safe
+		// escaping (<, >, &, U+2028, U+2029), so that re-rendering a decoded
+		// error gives exactly what json.Marshal(e.Envelope(id)) gives.
+		if b, err := json.Marshal(json.RawMessage(d)); err == nil {
+			e.details = rawDetails(b)
 		}
 	}
 	return e

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"reflect"
 	"time"
@@ -189,27 +190,37 @@ func DetailsAs[T any](err error) (T, bool) {
 // RetryAfter returns how long the server asked the client to wait: the
 // Retry-After header of a decoded response, else details.retryAfterMs
 // (RATE_LIMITED, PLATFORM_ERROR) or details.retryAfterSeconds (CIRCUIT_OPEN).
-// It reports false when the error names no wait.
+// It reports false when the error names no wait (a negative wire value counts
+// as none); the wait is never negative and saturates instead of overflowing.
 func (e *Error) RetryAfter() (time.Duration, bool) {
 	switch e.code {
 	case CodeRateLimited:
-		if d, ok := DetailsAs[RateLimitedDetails](e); ok {
-			return time.Duration(d.RetryAfterMs) * time.Millisecond, true
+		if d, ok := DetailsAs[RateLimitedDetails](e); ok && d.RetryAfterMs >= 0 {
+			return units(d.RetryAfterMs, time.Millisecond), true
 		}
 	case CodePlatformError:
-		if d, ok := DetailsAs[PlatformErrorDetails](e); ok && d.RetryAfterMs != nil {
-			return time.Duration(*d.RetryAfterMs) * time.Millisecond, true
+		if d, ok := DetailsAs[PlatformErrorDetails](e); ok && d.RetryAfterMs != nil && *d.RetryAfterMs >= 0 {
+			return units(*d.RetryAfterMs, time.Millisecond), true
 		}
 		return 0, false // null retryAfterMs: non-transient, whatever headers say
 	case CodeCircuitOpen:
-		if d, ok := DetailsAs[CircuitOpenDetails](e); ok {
-			return time.Duration(d.RetryAfterSeconds) * time.Second, true
+		if d, ok := DetailsAs[CircuitOpenDetails](e); ok && d.RetryAfterSeconds >= 0 {
+			return units(d.RetryAfterSeconds, time.Second), true
 		}
 	}
 	if e.retryAfter > 0 {
 		return e.retryAfter, true
 	}
 	return 0, false
+}
+
+// units is n (>= 0) units as a Duration, saturating at the largest Duration
+// instead of overflowing on a hostile or absurd wire value.
+func units(n int64, unit time.Duration) time.Duration {
+	if n > int64(math.MaxInt64/unit) {
+		return math.MaxInt64
+	}
+	return time.Duration(n) * unit
 }
 
 // As returns the first *Error in err's chain.
