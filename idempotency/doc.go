@@ -1,0 +1,44 @@
+// Package idempotency is the server side of the contract's Idempotency-Key
+// promise: "Every retry you do should reuse the original Idempotency-Key ...
+// cached responses replay, the underlying work doesn't run twice."
+//
+// The echo middleware (Idempotency, IdempotencyWithConfig) handles requests
+// that carry an Idempotency-Key header on the routes it is installed on
+// (POST and PATCH by default):
+//
+//   - The header must be 1–255 printable ASCII characters (0x20–0x7E); a
+//     malformed one is answered VALIDATION with an issue whose path is
+//     "header:Idempotency-Key". The bad value is never echoed back.
+//   - A key belongs to a scope: the caller's API key ID (principal.KeyID by
+//     default), the HTTP method and the route template (c.Path()). Two
+//     callers can use the same key string without colliding.
+//   - The request fingerprint is SHA-256 over the method, the route template
+//     and the body (see Fingerprint), rendered "sha256:<hex>". Bodies over
+//     MaxBodyBytes are refused with PAYLOAD_TOO_LARGE before hashing.
+//   - Only work that was done is remembered: a 2xx response (status, the
+//     ReplayHeaders and the body) is stored for TTL (24 h by default) and
+//     replayed on a repeat with the same fingerprint, with the header
+//     "Idempotent-Replayed: true"; the handler does not run again. A returned
+//     error or a non-2xx status releases the key, so a retry after INTERNAL
+//     or WORKFLOW_START_FAILED, or after the caller fixed state, runs again.
+//   - The same key with a different fingerprint after a stored success is
+//     answered IDEMPOTENCY_CONFLICT with details.originalRequestHash and
+//     details.currentRequestHash.
+//   - The same key while the first request still runs is answered CONFLICT
+//     with details.reason "idempotency_key_in_use" and "Retry-After: 1". The
+//     first request holds a lease of LeaseTTL (10 s by default) with a random
+//     owner token, renewed while its handler runs, so a crashed server frees
+//     the key within LeaseTTL.
+//   - If the store fails, the request is answered INTERNAL (the client
+//     retries with the same key) rather than risk doing the work twice; the
+//     cause is logged through middleware.LoggerFrom, which carries the
+//     request ID.
+//
+// Two stores are provided: MemoryStore (bounded, expiring, no goroutines;
+// the default when no Store is configured, good for one process) and
+// RedisStore (any redis.UniversalClient; shared by every instance of a
+// service).
+//
+// The middleware returns errors and lets the error handler of the errkit
+// middleware package render them; it never writes an error body itself.
+package idempotency

@@ -1,0 +1,161 @@
+package idempotency
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// DefaultMaxEntries bounds a MemoryStore created with maxEntries <= 0.
+const DefaultMaxEntries = 100_000
+
+// ErrStoreFull is returned by MemoryStore.Acquire when the store holds its
+// maximum number of entries and the oldest one is a live lease, which is
+// never evicted (evicting it would let the same work run twice). The
+// middleware answers INTERNAL, and the client retries with the same key.
+var ErrStoreFull = errors.New("idempotency: memory store full of running requests")
+
+// MemoryStore is an in-process Store: bounded, expiring, without background
+// goroutines (expired entries are dropped when met). It suits a single
+// process; services with several instances need RedisStore so that all
+// instances see the same keys.
+//
+// It holds at most maxEntries leases and records. When a new lease needs room
+// the oldest entry is dropped if it is expired or a stored response (a later
+// retry of that key runs again); a live lease is never dropped (see
+// ErrStoreFull). Stored responses are kept whole in memory: size maxEntries
+// for the responses the idempotent routes return.
+type MemoryStore struct {
+	max int
+	now func() time.Time
+
+	mu      sync.Mutex
+	entries map[string]*memEntry
+	order   *list.List // of *memEntry, oldest first (leases by acquisition, records by completion)
+}
+
+// memEntry is a lease (rec == nil) or a stored response.
+type memEntry struct {
+	key     string
+	token   string
+	rec     *Record
+	expires time.Time
+	elem    *list.Element
+}
+
+// NewMemoryStore returns an empty MemoryStore holding at most maxEntries
+// entries (DefaultMaxEntries when maxEntries <= 0).
+func NewMemoryStore(maxEntries int) *MemoryStore {
+	if maxEntries <= 0 {
+		maxEntries = DefaultMaxEntries
+	}
+	return &MemoryStore{
+		max:     maxEntries,
+		now:     time.Now,
+		entries: make(map[string]*memEntry),
+		order:   list.New(),
+	}
+}
+
+// Len returns the number of entries held, including expired ones not yet
+// dropped. It never exceeds the store's maximum.
+func (s *MemoryStore) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.entries)
+}
+
+// Acquire implements Store. The returned record is a copy.
+func (s *MemoryStore) Acquire(_ context.Context, key, token string, leaseTTL time.Duration) (Lookup, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if e := s.live(key, now); e != nil {
+		if e.rec != nil {
+			return Lookup{State: Completed, Record: cloneRecord(e.rec)}, nil
+		}
+		return Lookup{State: InProgress}, nil
+	}
+	for len(s.entries) >= s.max {
+		oldest := s.order.Front().Value.(*memEntry)
+		if oldest.rec == nil && now.Before(oldest.expires) {
+			return Lookup{}, ErrStoreFull
+		}
+		s.remove(oldest)
+	}
+	e := &memEntry{key: key, token: token, expires: now.Add(leaseTTL)}
+	e.elem = s.order.PushBack(e)
+	s.entries[key] = e
+	return Lookup{State: Acquired}, nil
+}
+
+// Renew implements Store.
+func (s *MemoryStore) Renew(_ context.Context, key, token string, leaseTTL time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	e := s.live(key, now)
+	if e == nil || e.rec != nil || e.token != token {
+		return ErrLeaseLost
+	}
+	e.expires = now.Add(leaseTTL)
+	return nil
+}
+
+// Complete implements Store. The store keeps its own copy of rec.
+func (s *MemoryStore) Complete(_ context.Context, key, token string, rec Record, ttl time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	e := s.live(key, now)
+	if e == nil || e.rec != nil || e.token != token {
+		return ErrLeaseLost
+	}
+	e.token = ""
+	e.rec = cloneRecord(&rec)
+	e.expires = now.Add(ttl)
+	s.order.MoveToBack(e.elem)
+	return nil
+}
+
+// Release implements Store.
+func (s *MemoryStore) Release(_ context.Context, key, token string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.entries[key]; e != nil && e.rec == nil && e.token == token {
+		s.remove(e)
+	}
+	return nil
+}
+
+// live returns the unexpired entry of key, dropping an expired one.
+func (s *MemoryStore) live(key string, now time.Time) *memEntry {
+	e := s.entries[key]
+	if e == nil {
+		return nil
+	}
+	if !now.Before(e.expires) {
+		s.remove(e)
+		return nil
+	}
+	return e
+}
+
+// remove drops e from the store.
+func (s *MemoryStore) remove(e *memEntry) {
+	s.order.Remove(e.elem)
+	delete(s.entries, e.key)
+}
+
+// cloneRecord returns a deep copy of r.
+func cloneRecord(r *Record) *Record {
+	c := *r
+	c.Header = r.Header.Clone()
+	if r.Body != nil {
+		c.Body = append([]byte(nil), r.Body...)
+	}
+	return &c
+}

@@ -1,0 +1,454 @@
+package idempotency
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"github.com/layershq/errkit/apierror"
+	"github.com/layershq/errkit/middleware"
+	"github.com/layershq/errkit/principal"
+)
+
+// Defaults used when the corresponding IdempotencyConfig field is zero.
+const (
+	// DefaultMaxBodyBytes caps the request body read for the fingerprint.
+	DefaultMaxBodyBytes int64 = 1 << 20
+	// DefaultTTL is how long a successful response is kept for replay.
+	DefaultTTL = 24 * time.Hour
+	// DefaultLeaseTTL is how long a running request's lease lasts without
+	// renewal, so how soon a crashed server frees the key.
+	DefaultLeaseTTL = 10 * time.Second
+)
+
+// InUseRetryAfter is the Retry-After sent with CONFLICT
+// "idempotency_key_in_use".
+const InUseRetryAfter = time.Second
+
+// ReasonKeyInUse is details.reason of the CONFLICT answered while the first
+// request with the same key is still running.
+const ReasonKeyInUse = "idempotency_key_in_use"
+
+// IdempotencyConfig configures the Idempotency middleware. Zero fields take
+// the values of DefaultIdempotencyConfig; a nil Store is a fresh MemoryStore
+// private to the middleware built from the config.
+type IdempotencyConfig struct {
+	// Skipper, when it returns true, lets the request through untouched.
+	Skipper func(c echo.Context) bool
+	// Store keeps leases and responses. Give every middleware instance of a
+	// service the same RedisStore so that retries reaching any instance
+	// replay.
+	Store Store
+	// KeyFunc returns the caller part of a key's scope, by default the API
+	// key ID (principal.KeyID). A request that carries an Idempotency-Key
+	// but whose KeyFunc returns "" is answered INTERNAL and logged: the
+	// authentication middleware is missing in front of this one, and sharing
+	// one scope between all callers would replay one caller's responses to
+	// another. Routes without authentication must set a KeyFunc.
+	KeyFunc func(c echo.Context) string
+	// Methods are the HTTP methods the middleware handles (POST and PATCH by
+	// default); requests with other methods pass through.
+	Methods []string
+	// Required rejects a request without Idempotency-Key with VALIDATION.
+	// By default such a request simply runs without idempotency.
+	Required bool
+	// MaxBodyBytes caps the request body read for the fingerprint; a longer
+	// body is answered PAYLOAD_TOO_LARGE with details.maxBytes before
+	// hashing. Default DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// TTL is how long a successful response is replayed. Default DefaultTTL.
+	TTL time.Duration
+	// LeaseTTL is the lifetime of the lease taken while the handler runs. The
+	// lease is renewed every LeaseTTL/3 while the handler runs, so a slow
+	// handler keeps it; a crashed server frees the key within LeaseTTL.
+	// Default DefaultLeaseTTL; at least one millisecond.
+	LeaseTTL time.Duration
+	// ReplayHeaders are the response headers stored and replayed with the
+	// status and body (Content-Type and Location by default).
+	ReplayHeaders []string
+}
+
+// DefaultIdempotencyConfig is the configuration Idempotency uses.
+var DefaultIdempotencyConfig = IdempotencyConfig{
+	Skipper:       func(echo.Context) bool { return false },
+	KeyFunc:       principal.KeyID,
+	Methods:       []string{http.MethodPost, http.MethodPatch},
+	MaxBodyBytes:  DefaultMaxBodyBytes,
+	TTL:           DefaultTTL,
+	LeaseTTL:      DefaultLeaseTTL,
+	ReplayHeaders: []string{echo.HeaderContentType, echo.HeaderLocation},
+}
+
+// errEmptyScope is the logged cause when KeyFunc returns "".
+var errEmptyScope = errors.New("idempotency: KeyFunc returned an empty caller scope " +
+	"(is the authentication middleware installed before Idempotency?)")
+
+// Idempotency returns the middleware with DefaultIdempotencyConfig and store
+// (a private MemoryStore when nil).
+func Idempotency(store Store) echo.MiddlewareFunc {
+	cfg := DefaultIdempotencyConfig
+	cfg.Store = store
+	return IdempotencyWithConfig(cfg)
+}
+
+// IdempotencyWithConfig returns the middleware for cfg. It panics on a
+// configuration error, as echo's own middleware do; use ToMiddleware to get
+// the error instead.
+func IdempotencyWithConfig(cfg IdempotencyConfig) echo.MiddlewareFunc {
+	mw, err := cfg.ToMiddleware()
+	if err != nil {
+		panic(err)
+	}
+	return mw
+}
+
+// ToMiddleware validates cfg and returns the middleware. It reports a
+// negative MaxBodyBytes, TTL or LeaseTTL, a LeaseTTL under a millisecond, and
+// an invalid method or header name as an error, and never panics.
+func (cfg IdempotencyConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
+	d := DefaultIdempotencyConfig
+	if cfg.Skipper == nil {
+		cfg.Skipper = d.Skipper
+	}
+	if cfg.Store == nil {
+		cfg.Store = NewMemoryStore(0)
+	}
+	if cfg.KeyFunc == nil {
+		cfg.KeyFunc = d.KeyFunc
+	}
+	if cfg.Methods == nil {
+		cfg.Methods = d.Methods
+	}
+	if cfg.ReplayHeaders == nil {
+		cfg.ReplayHeaders = d.ReplayHeaders
+	}
+	switch {
+	case cfg.MaxBodyBytes < 0:
+		return nil, fmt.Errorf("idempotency: MaxBodyBytes %d is negative", cfg.MaxBodyBytes)
+	case cfg.MaxBodyBytes == 0:
+		cfg.MaxBodyBytes = d.MaxBodyBytes
+	}
+	switch {
+	case cfg.TTL < 0:
+		return nil, fmt.Errorf("idempotency: TTL %v is negative", cfg.TTL)
+	case cfg.TTL == 0:
+		cfg.TTL = d.TTL
+	}
+	switch {
+	case cfg.LeaseTTL < 0:
+		return nil, fmt.Errorf("idempotency: LeaseTTL %v is negative", cfg.LeaseTTL)
+	case cfg.LeaseTTL == 0:
+		cfg.LeaseTTL = d.LeaseTTL
+	case cfg.LeaseTTL < time.Millisecond:
+		return nil, fmt.Errorf("idempotency: LeaseTTL %v is under one millisecond", cfg.LeaseTTL)
+	}
+	if len(cfg.Methods) == 0 {
+		return nil, errors.New("idempotency: Methods is empty (nil means POST and PATCH)")
+	}
+	m := &idempotency{cfg: cfg, methods: make(map[string]bool, len(cfg.Methods))}
+	for _, meth := range cfg.Methods {
+		if !isToken(meth) {
+			return nil, fmt.Errorf("idempotency: invalid method %q", meth)
+		}
+		m.methods[meth] = true
+	}
+	for _, h := range cfg.ReplayHeaders {
+		if !isToken(h) {
+			return nil, fmt.Errorf("idempotency: invalid replay header name %q", h)
+		}
+		m.replay = append(m.replay, http.CanonicalHeaderKey(h))
+	}
+	return m.handle, nil
+}
+
+// isToken reports whether s is a non-empty RFC 9110 token (method and header
+// field names).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case bytes.IndexByte([]byte("!#$%&'*+-.^_`|~"), c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// idempotency is a configured middleware.
+type idempotency struct {
+	cfg     IdempotencyConfig
+	methods map[string]bool
+	replay  []string // canonical header names
+}
+
+// handle is the echo.MiddlewareFunc.
+func (m *idempotency) handle(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if m.cfg.Skipper(c) || !m.methods[req.Method] {
+			return next(c)
+		}
+		vals := req.Header.Values(HeaderKey)
+		switch {
+		case len(vals) == 0 && m.cfg.Required:
+			return invalidKey(msgRequired)
+		case len(vals) == 0:
+			return next(c)
+		case len(vals) > 1:
+			return invalidKey(msgRepeated)
+		}
+		key := vals[0]
+		if err := ValidateKey(key); err != nil {
+			return err
+		}
+		scope := m.cfg.KeyFunc(c)
+		if scope == "" {
+			return m.internal(c, "scope", errEmptyScope)
+		}
+		body, err := readBody(req, m.cfg.MaxBodyBytes)
+		if err != nil {
+			return err
+		}
+		route := c.Path()
+		fp := Fingerprint(req.Method, route, body)
+		skey := storeKey(scope, req.Method, route, key)
+		token := rand.Text()
+
+		lk, err := m.cfg.Store.Acquire(req.Context(), skey, token, m.cfg.LeaseTTL)
+		if err != nil {
+			return m.internal(c, "acquire", err)
+		}
+		switch lk.State {
+		case Acquired:
+			return m.run(c, next, skey, token, fp)
+		case InProgress:
+			c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(int(InUseRetryAfter/time.Second)))
+			return apierror.Conflict(ReasonKeyInUse)
+		case Completed:
+			if lk.Record == nil {
+				return m.internal(c, "acquire", errors.New("idempotency: store reported Completed without a record"))
+			}
+			if lk.Record.Fingerprint != fp {
+				return apierror.IdempotencyConflict(lk.Record.Fingerprint, fp)
+			}
+			replay(c, lk.Record)
+			return nil
+		}
+		return m.internal(c, "acquire", fmt.Errorf("idempotency: store returned unknown state %d", lk.State))
+	}
+}
+
+// run runs the handler under the lease, stores a 2xx response and releases
+// the lease otherwise (also when the handler panics).
+func (m *idempotency) run(c echo.Context, next echo.HandlerFunc, skey, token, fp string) error {
+	res := c.Response()
+	cw := &captureWriter{ResponseWriter: res.Writer, names: m.replay}
+	res.Writer = cw
+	stopRenew := m.renew(c, skey, token)
+	completed := false
+	defer func() {
+		res.Writer = cw.ResponseWriter
+		stopRenew()
+		if !completed {
+			ctx, cancel := m.storeContext(c)
+			defer cancel()
+			if err := m.cfg.Store.Release(ctx, skey, token); err != nil {
+				m.log(c, "release", err)
+			}
+		}
+	}()
+
+	if err := next(c); err != nil {
+		// The error handler renders it after we return: not work done.
+		return err
+	}
+	status := res.Status
+	if status < 200 || status > 299 {
+		return nil
+	}
+	if !cw.headerSeen {
+		cw.snapshot()
+	}
+	rec := Record{Fingerprint: fp, Status: status, Header: cw.header, Body: cw.body.Bytes()}
+	ctx, cancel := m.storeContext(c)
+	defer cancel()
+	if err := m.cfg.Store.Complete(ctx, skey, token, rec, m.cfg.TTL); err != nil {
+		// The response is already on its way; a retry after the lease
+		// expires runs the handler again.
+		m.log(c, "complete", err)
+		return nil
+	}
+	completed = true
+	return nil
+}
+
+// renew keeps the lease alive every LeaseTTL/3 until the returned stop
+// function is called; stop waits for the renewing goroutine to end.
+func (m *idempotency) renew(c echo.Context, skey, token string) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		every := m.cfg.LeaseTTL / 3
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), every)
+			err := m.cfg.Store.Renew(ctx, skey, token, m.cfg.LeaseTTL)
+			cancel()
+			if errors.Is(err, ErrLeaseLost) {
+				m.log(c, "renew", err)
+				return
+			}
+			if err != nil {
+				m.log(c, "renew", err)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
+// storeContext bounds the store calls made after the handler: they must run
+// even when the client has gone away.
+func (m *idempotency) storeContext(c echo.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(c.Request().Context()), m.cfg.LeaseTTL)
+}
+
+// internal logs a store failure and returns INTERNAL with it as cause.
+func (m *idempotency) internal(c echo.Context, op string, err error) error {
+	m.log(c, op, err)
+	return apierror.Internal(err)
+}
+
+// log logs a store failure with the request-scoped logger (which carries the
+// request ID).
+func (m *idempotency) log(c echo.Context, op string, err error) {
+	lvl := zap.ErrorLevel
+	if errors.Is(err, ErrLeaseLost) {
+		lvl = zap.WarnLevel
+	}
+	middleware.LoggerFrom(c).Log(lvl, "idempotency store failed",
+		zap.String("op", op),
+		zap.String("method", c.Request().Method),
+		zap.String("route", c.Path()),
+		zap.Error(err))
+}
+
+// replay writes a stored response with Idempotent-Replayed: true.
+func replay(c echo.Context, rec *Record) {
+	res := c.Response()
+	h := res.Header()
+	for k, v := range rec.Header {
+		h[k] = append([]string(nil), v...)
+	}
+	h.Set(HeaderReplayed, "true")
+	res.WriteHeader(rec.Status)
+	if len(rec.Body) > 0 {
+		// A write error means the client went away; there is nobody left
+		// to answer.
+		_, _ = res.Write(rec.Body)
+	}
+}
+
+// readBody reads the request body up to max bytes and puts it back for the
+// handler. A longer body is PAYLOAD_TOO_LARGE.
+func readBody(req *http.Request, max int64) ([]byte, error) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil, nil
+	}
+	if req.ContentLength > max {
+		return nil, apierror.PayloadTooLarge(max)
+	}
+	limit := max
+	if limit < math.MaxInt64 {
+		limit++
+	}
+	b, err := io.ReadAll(io.LimitReader(req.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, apierror.PayloadTooLarge(min(mbe.Limit, max))
+		}
+		return nil, apierror.Internal(fmt.Errorf("idempotency: read request body: %w", err))
+	}
+	if int64(len(b)) > max {
+		return nil, apierror.PayloadTooLarge(max)
+	}
+	req.Body = io.NopCloser(bytes.NewReader(b))
+	return b, nil
+}
+
+// captureWriter passes a response through while keeping its body and the
+// replay headers as they were when the status was written.
+type captureWriter struct {
+	http.ResponseWriter
+	names      []string
+	header     http.Header
+	headerSeen bool
+	body       bytes.Buffer
+}
+
+// WriteHeader implements http.ResponseWriter.
+func (w *captureWriter) WriteHeader(code int) {
+	if !w.headerSeen {
+		w.snapshot()
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write implements http.ResponseWriter.
+func (w *captureWriter) Write(b []byte) (int, error) {
+	if !w.headerSeen {
+		w.snapshot()
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.body.Write(b[:n])
+	return n, err
+}
+
+// Flush implements http.Flusher when the underlying writer can flush.
+func (w *captureWriter) Flush() {
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *captureWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// snapshot copies the replay headers as they are now.
+func (w *captureWriter) snapshot() {
+	w.headerSeen = true
+	h := w.ResponseWriter.Header()
+	for _, name := range w.names {
+		if v := h[name]; len(v) > 0 {
+			if w.header == nil {
+				w.header = make(http.Header, len(w.names))
+			}
+			w.header[name] = append([]string(nil), v...)
+		}
+	}
+}
