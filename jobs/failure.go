@@ -256,13 +256,16 @@ func StageOf(err error) (string, bool) {
 	if errors.As(err, &f) && f != nil {
 		return f.stage, f.stage != ""
 	}
-	d, ok := apierror.DetailsAs[struct {
-		Stage *string `json:"stage"`
-	}](err)
-	if !ok || d.Stage == nil || *d.Stage == "" {
+	// A map, not a struct: the key must match exactly, as in UnmarshalJSON.
+	d, ok := apierror.DetailsAs[map[string]json.RawMessage](err)
+	if !ok {
 		return "", false
 	}
-	return *d.Stage, true
+	var stage string
+	if json.Unmarshal(d["stage"], &stage) != nil || stage == "" {
+		return "", false
+	}
+	return stage, true
 }
 
 // wireFailure is the wire shape a Failure is written as.
