@@ -45,9 +45,34 @@ func (e *Error) AppendJSON(dst []byte, requestID string) []byte {
 	return append(dst, "}}"...)
 }
 
-// Render returns the envelope of e answered under requestID as JSON.
+// Render returns the envelope of e answered under requestID as JSON, in a
+// buffer sized so that it is usually allocated once.
 func (e *Error) Render(requestID string) []byte {
-	return e.AppendJSON(make([]byte, 0, 256), requestID)
+	return e.AppendJSON(make([]byte, 0, e.sizeHint(requestID)), requestID)
+}
+
+// sizeHint estimates the length of e's envelope: exact for unescaped strings
+// and raw details, a generous guess for typed details.
+func (e *Error) sizeHint(requestID string) int {
+	n := len(`{"error":{"code":"","message":"","requestId":""}}`) + len(e.code) + len(e.message) + len(requestID) + 16
+	if e.details == nil {
+		return n
+	}
+	n += len(`,"details":`)
+	switch d := e.details.(type) {
+	case rawDetails:
+		n += len(d)
+	case ValidationDetails:
+		n += len(`{"issues":[],"code":""}`) + len(d.Code)
+		for _, is := range d.Issues {
+			n += len(`{"path":"","message":""},`) + len(is.Path) + len(is.Message)
+		}
+	case PlatformErrorDetails:
+		n += 128 + len(d.PlatformCode) + len(d.PlatformMessage)
+	default:
+		n += 160
+	}
+	return n
 }
 
 // MarshalJSON renders e as an envelope with an empty requestId, so that an
@@ -58,6 +83,15 @@ func appendInt(b []byte, v int64) []byte { return strconv.AppendInt(b, v, 10) }
 
 const hex = "0123456789abcdef"
 
+// htmlSafe reports the ASCII bytes a JSON string holds unescaped with HTML
+// escaping on: printable, and none of " \ < > &.
+var htmlSafe = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // appendString appends s as a JSON string exactly as encoding/json does with
 // HTML escaping on: <, > and & as \u003c \u003e \u0026, U+2028 and U+2029
 // escaped, invalid UTF-8 replaced by U+FFFD.
@@ -66,7 +100,7 @@ func appendString(b []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if htmlSafe[c] {
 				i++
 				continue
 			}
