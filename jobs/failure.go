@@ -227,7 +227,8 @@ func (f *Failure) Error() string {
 // same code and message, the catalogue status of the code (500 for a code
 // this version does not know), details equal to data (stage included; read
 // it back with StageOf) and no requestId. A server-side cause is attached
-// with WithCause. It returns nil for a nil Failure.
+// with WithCause (for an *apierror.Error cause, what that error wraps).
+// It returns nil for a nil Failure.
 func (f *Failure) APIError() *apierror.Error {
 	if f == nil {
 		return nil
@@ -241,8 +242,14 @@ func (f *Failure) APIError() *apierror.Error {
 		// Only a zero Failure (no code) can get here.
 		e = apierror.Internal(fmt.Errorf("jobs: job failure with malformed code %q", string(f.code)))
 	}
-	if f.cause != nil {
-		e = e.WithCause(f.cause)
+	cause := f.cause
+	if ae, ok := cause.(*apierror.Error); ok {
+		// The cause is the error itself: attach only what it wraps, so that
+		// the log line does not repeat code and message.
+		cause = ae.Unwrap()
+	}
+	if cause != nil {
+		e = e.WithCause(cause)
 	}
 	return e
 }

@@ -230,6 +230,12 @@ func TestErr(t *testing.T) {
 	err = Failed(finishedAt, secret, "encoding").Err()
 	assert.ErrorIs(t, err, secret)
 	assert.ErrorIs(t, err, apierror.CodeInternal)
+	assert.Equal(t, "INTERNAL: "+apierror.InternalMessage+": pq: password=hunter2", err.Error())
+
+	err = Failed(finishedAt, apierror.WorkflowStartFailed(secret), "starting").Err()
+	assert.ErrorIs(t, err, secret)
+	assert.Equal(t, "WORKFLOW_START_FAILED: The request was accepted, but the job could not start. Retry with the same Idempotency-Key.: pq: password=hunter2", err.Error())
+	assert.NotContains(t, string(err.(*apierror.Error).Render("req_1")), "hunter2")
 }
 
 func TestStatus(t *testing.T) {
