@@ -1,0 +1,103 @@
+package killswitch
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Memory is the in-process Source: the embedded default for a single
+// instance. Switches are flipped through its Go methods and live as long as
+// the process. Check reads an immutable snapshot through an atomic pointer:
+// no lock, no allocation. Flips are serialized and copy the affected map, so
+// they cost O(switches in that scope); they are operator actions, not
+// per-request work. The zero value is not usable; call NewMemory.
+type Memory struct {
+	mu   sync.Mutex // serializes writers
+	snap atomic.Pointer[snapshot]
+	now  func() time.Time
+}
+
+// NewMemory returns a Memory with no switch on.
+func NewMemory() *Memory {
+	m := &Memory{now: time.Now}
+	m.snap.Store(emptySnapshot)
+	return m
+}
+
+// Check returns the broadest switch that is on for keyID and orgID. It never
+// blocks, allocates or fails.
+func (m *Memory) Check(keyID, orgID string) (Switch, bool) {
+	return m.snap.Load().check(keyID, orgID)
+}
+
+// On turns s on, replacing a switch on the same (scope, id). A zero s.At is
+// set to the current time. It returns an error wrapping ErrInvalidSwitch
+// when s is invalid, or ctx's error when ctx is already done.
+func (m *Memory) On(ctx context.Context, s Switch) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	if s.At.IsZero() {
+		s.At = m.now()
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.snap.Store(m.snap.Load().with(s))
+	return nil
+}
+
+// Off turns the (scope, id) switch off; it is not an error when that switch
+// is not on. It returns an error wrapping ErrInvalidSwitch for an invalid
+// (scope, id), or ctx's error when ctx is already done.
+func (m *Memory) Off(ctx context.Context, scope Scope, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := validateTarget(scope, id); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.snap.Store(m.snap.Load().without(scope, id))
+	return nil
+}
+
+// List returns every switch that is on: global first, then organizations,
+// then keys, each sorted by ID. It fails only when ctx is already done.
+func (m *Memory) List(ctx context.Context) ([]Switch, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return m.snap.Load().list(), nil
+}
+
+// Replace atomically swaps the whole state for switches, as one step: no
+// Check observes a mix of the old and new state. Every switch is validated
+// first; on error nothing changes.
+func (m *Memory) Replace(ctx context.Context, switches []Switch) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := m.now()
+	cp := make([]Switch, len(switches))
+	for i, s := range switches {
+		if err := s.Validate(); err != nil {
+			return err
+		}
+		if s.At.IsZero() {
+			s.At = now
+		}
+		cp[i] = s
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.snap.Store(newSnapshot(cp))
+	return nil
+}
+
+var _ Source = (*Memory)(nil)

@@ -1,0 +1,139 @@
+package killswitch
+
+import (
+	"maps"
+	"slices"
+	"strings"
+)
+
+// snapshot is an immutable set of switches. It is never modified after it
+// has been published through an atomic.Pointer, so Check reads it without a
+// lock.
+type snapshot struct {
+	global *Switch
+	orgs   map[string]*Switch // the state, for copy-on-write and list
+	keys   map[string]*Switch
+	orgT   *table // the same, for check; nil when empty
+	keyT   *table
+}
+
+// emptySnapshot has no switch on.
+var emptySnapshot = &snapshot{}
+
+// check is the hot path: one pointer test and at most two map lookups, no
+// allocation.
+func (s *snapshot) check(keyID, orgID string) (Switch, bool) {
+	if s.global != nil {
+		return *s.global, true
+	}
+	if orgID != "" && s.orgT != nil {
+		if sw := s.orgT.get(orgID); sw != nil {
+			return *sw, true
+		}
+	}
+	if keyID != "" && s.keyT != nil {
+		if sw := s.keyT.get(keyID); sw != nil {
+			return *sw, true
+		}
+	}
+	return Switch{}, false
+}
+
+// newSnapshot builds a snapshot from switches that have been validated.
+// Later switches replace earlier ones on the same (scope, id).
+func newSnapshot(switches []Switch) *snapshot {
+	s := &snapshot{}
+	for i := range switches {
+		s.put(switches[i])
+	}
+	s.orgT, s.keyT = newTable(s.orgs), newTable(s.keys)
+	return s
+}
+
+// put stores sw in s's maps (not its tables); only for snapshots that are
+// not published yet.
+func (s *snapshot) put(sw Switch) {
+	p := &sw
+	switch sw.Scope {
+	case ScopeGlobal:
+		s.global = p
+	case ScopeOrganization:
+		if s.orgs == nil {
+			s.orgs = make(map[string]*Switch)
+		}
+		s.orgs[sw.ID] = p
+	case ScopeKey:
+		if s.keys == nil {
+			s.keys = make(map[string]*Switch)
+		}
+		s.keys[sw.ID] = p
+	}
+}
+
+// with returns a copy of s with sw on. Only the map sw goes into is copied.
+func (s *snapshot) with(sw Switch) *snapshot {
+	n := *s
+	switch sw.Scope {
+	case ScopeOrganization:
+		n.orgs = maps.Clone(s.orgs)
+		n.put(sw)
+		n.orgT = newTable(n.orgs)
+	case ScopeKey:
+		n.keys = maps.Clone(s.keys)
+		n.put(sw)
+		n.keyT = newTable(n.keys)
+	default:
+		n.put(sw)
+	}
+	return &n
+}
+
+// without returns a copy of s with the (scope, id) switch off, or s itself
+// when that switch is not on.
+func (s *snapshot) without(scope Scope, id string) *snapshot {
+	switch scope {
+	case ScopeGlobal:
+		if s.global == nil {
+			return s
+		}
+		n := *s
+		n.global = nil
+		return &n
+	case ScopeOrganization:
+		if _, ok := s.orgs[id]; !ok {
+			return s
+		}
+		n := *s
+		n.orgs = maps.Clone(s.orgs)
+		delete(n.orgs, id)
+		n.orgT = newTable(n.orgs)
+		return &n
+	case ScopeKey:
+		if _, ok := s.keys[id]; !ok {
+			return s
+		}
+		n := *s
+		n.keys = maps.Clone(s.keys)
+		delete(n.keys, id)
+		n.keyT = newTable(n.keys)
+		return &n
+	}
+	return s
+}
+
+// list returns copies of every switch: global, then organizations, then
+// keys, each group sorted by ID.
+func (s *snapshot) list() []Switch {
+	out := make([]Switch, 0, len(s.orgs)+len(s.keys)+1)
+	if s.global != nil {
+		out = append(out, *s.global)
+	}
+	for _, m := range []map[string]*Switch{s.orgs, s.keys} {
+		start := len(out)
+		for _, sw := range m {
+			out = append(out, *sw)
+		}
+		slices.SortFunc(out[start:], func(a, b Switch) int { return strings.Compare(a.ID, b.ID) })
+	}
+	return out
+}
