@@ -318,14 +318,15 @@ func retryAfterMs(e *apierror.Error) (time.Duration, bool) {
 		return 0, false
 	}
 	var d struct {
-		RetryAfterMs *json.Number `json:"retryAfterMs"`
+		RetryAfterMs json.RawMessage `json:"retryAfterMs"`
 	}
-	if json.Unmarshal(raw, &d) != nil || d.RetryAfterMs == nil {
+	if json.Unmarshal(raw, &d) != nil || len(d.RetryAfterMs) == 0 {
 		return 0, false
 	}
-	ms, err := strconv.ParseInt(d.RetryAfterMs.String(), 10, 64)
+	num := string(d.RetryAfterMs) // a JSON value: null, a string, a number, ...
+	ms, err := strconv.ParseInt(num, 10, 64)
 	if err != nil {
-		if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange && !strings.HasPrefix(d.RetryAfterMs.String(), "-") {
+		if errors.Is(err, strconv.ErrRange) && num[0] != '-' {
 			return maxWire, true
 		}
 		return 0, false
