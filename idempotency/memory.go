@@ -4,7 +4,6 @@ import (
 	"container/list"
 	"context"
 	"errors"
-	"net/http"
 	"sync"
 	"time"
 )
@@ -13,8 +12,8 @@ import (
 const DefaultMaxEntries = 100_000
 
 // ErrStoreFull is returned by MemoryStore.Acquire when the store holds its
-// maximum number of entries and the oldest one is a live lease, which is
-// never evicted (evicting it would let the same work run twice). The
+// maximum number of entries, no stored response is left to evict and the
+// oldest lease is live: a live lease is never evicted (evicting it would let the same work run twice). The
 // middleware answers INTERNAL, and the client retries with the same key.
 var ErrStoreFull = errors.New("idempotency: memory store full of running requests")
 
@@ -23,18 +22,19 @@ var ErrStoreFull = errors.New("idempotency: memory store full of running request
 // process; services with several instances need RedisStore so that all
 // instances see the same keys.
 //
-// It holds at most maxEntries leases and records. When a new lease needs room
-// the oldest entry is dropped if it is expired or a stored response (a later
-// retry of that key runs again); a live lease is never dropped (see
-// ErrStoreFull). Stored responses are kept whole in memory: size maxEntries
-// for the responses the idempotent routes return.
+// It holds at most maxEntries leases and records. When a new lease needs
+// room, the oldest lease is dropped if it has expired, else the oldest stored
+// response (a later retry of that key runs again); a live lease is never
+// dropped (see ErrStoreFull). Stored responses are kept whole in memory: size
+// maxEntries for the responses the idempotent routes return.
 type MemoryStore struct {
 	max int
 	now func() time.Time
 
 	mu      sync.Mutex
 	entries map[string]*memEntry
-	order   *list.List // of *memEntry, oldest first (leases by acquisition, records by completion)
+	leases  *list.List // of *memEntry, by acquisition, oldest first
+	records *list.List // of *memEntry, by completion, oldest first
 }
 
 // memEntry is a lease (rec == nil) or a stored response.
@@ -43,7 +43,7 @@ type memEntry struct {
 	token   string
 	rec     *Record
 	expires time.Time
-	elem    *list.Element
+	elem    *list.Element // in leases or records
 }
 
 // NewMemoryStore returns an empty MemoryStore holding at most maxEntries
@@ -56,7 +56,8 @@ func NewMemoryStore(maxEntries int) *MemoryStore {
 		max:     maxEntries,
 		now:     time.Now,
 		entries: make(map[string]*memEntry),
-		order:   list.New(),
+		leases:  list.New(),
+		records: list.New(),
 	}
 }
 
@@ -80,14 +81,18 @@ func (s *MemoryStore) Acquire(_ context.Context, key, token string, leaseTTL tim
 		return Lookup{State: InProgress}, nil
 	}
 	for len(s.entries) >= s.max {
-		oldest := s.order.Front().Value.(*memEntry)
-		if oldest.rec == nil && now.Before(oldest.expires) {
+		if f := s.leases.Front(); f != nil && !now.Before(f.Value.(*memEntry).expires) {
+			s.remove(f.Value.(*memEntry))
+			continue
+		}
+		f := s.records.Front()
+		if f == nil {
 			return Lookup{}, ErrStoreFull
 		}
-		s.remove(oldest)
+		s.remove(f.Value.(*memEntry))
 	}
 	e := &memEntry{key: key, token: token, expires: now.Add(leaseTTL)}
-	e.elem = s.order.PushBack(e)
+	e.elem = s.leases.PushBack(e)
 	s.entries[key] = e
 	return Lookup{State: Acquired}, nil
 }
@@ -117,7 +122,8 @@ func (s *MemoryStore) Complete(_ context.Context, key, token string, rec Record,
 	e.token = ""
 	e.rec = cloneRecord(&rec)
 	e.expires = now.Add(ttl)
-	s.order.MoveToBack(e.elem)
+	s.leases.Remove(e.elem)
+	e.elem = s.records.PushBack(e)
 	return nil
 }
 
@@ -146,7 +152,11 @@ func (s *MemoryStore) live(key string, now time.Time) *memEntry {
 
 // remove drops e from the store.
 func (s *MemoryStore) remove(e *memEntry) {
-	s.order.Remove(e.elem)
+	if e.rec == nil {
+		s.leases.Remove(e.elem)
+	} else {
+		s.records.Remove(e.elem)
+	}
 	delete(s.entries, e.key)
 }
 

@@ -217,9 +217,10 @@ func (m *idempotency) handle(next echo.HandlerFunc) echo.HandlerFunc {
 		if err := ValidateKey(key); err != nil {
 			return err
 		}
+		rc := info(c)
 		scope := m.cfg.KeyFunc(c)
 		if scope == "" {
-			return m.internal(c, "scope", errEmptyScope)
+			return m.internal(rc, "scope", errEmptyScope)
 		}
 		body, err := readBody(req, m.cfg.MaxBodyBytes)
 		if err != nil {
@@ -230,19 +231,19 @@ func (m *idempotency) handle(next echo.HandlerFunc) echo.HandlerFunc {
 		skey := storeKey(scope, req.Method, route, key)
 		token := rand.Text()
 
-		lk, err := m.cfg.Store.Acquire(req.Context(), skey, token, m.cfg.LeaseTTL)
+		lk, err := m.cfg.Store.Acquire(rc.ctx, skey, token, m.cfg.LeaseTTL)
 		if err != nil {
-			return m.internal(c, "acquire", err)
+			return m.internal(rc, "acquire", err)
 		}
 		switch lk.State {
 		case Acquired:
-			return m.run(c, next, skey, token, fp)
+			return m.run(c, rc, next, skey, token, fp)
 		case InProgress:
 			c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(int(InUseRetryAfter/time.Second)))
 			return apierror.Conflict(ReasonKeyInUse)
 		case Completed:
 			if lk.Record == nil {
-				return m.internal(c, "acquire", errors.New("idempotency: store reported Completed without a record"))
+				return m.internal(rc, "acquire", errors.New("idempotency: store reported Completed without a record"))
 			}
 			if lk.Record.Fingerprint != fp {
 				return apierror.IdempotencyConflict(lk.Record.Fingerprint, fp)
@@ -250,26 +251,26 @@ func (m *idempotency) handle(next echo.HandlerFunc) echo.HandlerFunc {
 			replay(c, lk.Record)
 			return nil
 		}
-		return m.internal(c, "acquire", fmt.Errorf("idempotency: store returned unknown state %d", lk.State))
+		return m.internal(rc, "acquire", fmt.Errorf("idempotency: store returned unknown state %d", lk.State))
 	}
 }
 
 // run runs the handler under the lease, stores a 2xx response and releases
 // the lease otherwise (also when the handler panics).
-func (m *idempotency) run(c echo.Context, next echo.HandlerFunc, skey, token, fp string) error {
+func (m *idempotency) run(c echo.Context, rc reqInfo, next echo.HandlerFunc, skey, token, fp string) error {
 	res := c.Response()
 	cw := &captureWriter{ResponseWriter: res.Writer, names: m.replay}
 	res.Writer = cw
-	stopRenew := m.renew(c, skey, token)
+	stopRenew := m.renew(rc, skey, token)
 	completed := false
 	defer func() {
 		res.Writer = cw.ResponseWriter
 		stopRenew()
 		if !completed {
-			ctx, cancel := m.storeContext(c)
+			ctx, cancel := m.storeContext(rc)
 			defer cancel()
 			if err := m.cfg.Store.Release(ctx, skey, token); err != nil {
-				m.log(c, "release", err)
+				rc.log("release", err)
 			}
 		}
 	}()
@@ -286,12 +287,12 @@ func (m *idempotency) run(c echo.Context, next echo.HandlerFunc, skey, token, fp
 		cw.snapshot()
 	}
 	rec := Record{Fingerprint: fp, Status: status, Header: cw.header, Body: cw.body.Bytes()}
-	ctx, cancel := m.storeContext(c)
+	ctx, cancel := m.storeContext(rc)
 	defer cancel()
 	if err := m.cfg.Store.Complete(ctx, skey, token, rec, m.cfg.TTL); err != nil {
 		// The response is already on its way; a retry after the lease
 		// expires runs the handler again.
-		m.log(c, "complete", err)
+		rc.log("complete", err)
 		return nil
 	}
 	completed = true
@@ -299,8 +300,10 @@ func (m *idempotency) run(c echo.Context, next echo.HandlerFunc, skey, token, fp
 }
 
 // renew keeps the lease alive every LeaseTTL/3 until the returned stop
-// function is called; stop waits for the renewing goroutine to end.
-func (m *idempotency) renew(c echo.Context, skey, token string) (stop func()) {
+// function is called; stop waits for the renewing goroutine to end. The
+// goroutine never touches the echo.Context, which is not safe for concurrent
+// use: it gets the request's context and names instead.
+func (m *idempotency) renew(rc reqInfo, skey, token string) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -315,15 +318,14 @@ func (m *idempotency) renew(c echo.Context, skey, token string) (stop func()) {
 				return
 			case <-t.C:
 			}
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), every)
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(rc.ctx), every)
 			err := m.cfg.Store.Renew(ctx, skey, token, m.cfg.LeaseTTL)
 			cancel()
-			if errors.Is(err, ErrLeaseLost) {
-				m.log(c, "renew", err)
-				return
-			}
 			if err != nil {
-				m.log(c, "renew", err)
+				rc.log("renew", err)
+			}
+			if errors.Is(err, ErrLeaseLost) {
+				return
 			}
 		}
 	}()
@@ -333,29 +335,43 @@ func (m *idempotency) renew(c echo.Context, skey, token string) (stop func()) {
 	}
 }
 
+// reqInfo is what the store calls and their logs need from a request.
+type reqInfo struct {
+	ctx    context.Context // the request's context: carries request ID and logger
+	method string
+	route  string
+}
+
+// info captures c's request context, method and route template.
+func info(c echo.Context) reqInfo {
+	r := c.Request()
+	return reqInfo{ctx: r.Context(), method: r.Method, route: c.Path()}
+}
+
 // storeContext bounds the store calls made after the handler: they must run
 // even when the client has gone away.
-func (m *idempotency) storeContext(c echo.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(c.Request().Context()), m.cfg.LeaseTTL)
+func (m *idempotency) storeContext(rc reqInfo) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(rc.ctx), m.cfg.LeaseTTL)
 }
 
 // internal logs a store failure and returns INTERNAL with it as cause.
-func (m *idempotency) internal(c echo.Context, op string, err error) error {
-	m.log(c, op, err)
+func (m *idempotency) internal(rc reqInfo, op string, err error) error {
+	rc.log(op, err)
 	return apierror.Internal(err)
 }
 
-// log logs a store failure with the request-scoped logger (which carries the
-// request ID).
-func (m *idempotency) log(c echo.Context, op string, err error) {
+// log logs a store failure with the request-scoped logger, which carries the
+// request ID. A lost lease is a warning: the work was done, only its replay
+// is lost.
+func (rc reqInfo) log(op string, err error) {
 	lvl := zap.ErrorLevel
 	if errors.Is(err, ErrLeaseLost) {
 		lvl = zap.WarnLevel
 	}
-	middleware.LoggerFrom(c).Log(lvl, "idempotency store failed",
+	middleware.LoggerFromContext(rc.ctx).Log(lvl, "idempotency store failed",
 		zap.String("op", op),
-		zap.String("method", c.Request().Method),
-		zap.String("route", c.Path()),
+		zap.String("method", rc.method),
+		zap.String("route", rc.route),
 		zap.Error(err))
 }
 

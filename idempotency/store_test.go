@@ -1,0 +1,133 @@
+package idempotency
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/layershq/errkit/internal/redistest"
+)
+
+// stores returns one fresh store of each kind; the Redis one is on the
+// shared test server under a prefix of its own.
+func stores(t *testing.T) map[string]Store {
+	t.Helper()
+	inst := redistest.Server(t)
+	return map[string]Store{
+		"memory": NewMemoryStore(0),
+		"redis":  NewRedisStore(inst.Client(t), inst.Prefix(t)),
+	}
+}
+
+// TestStoreContract runs the Store semantics the middleware relies on
+// against both stores.
+func TestStoreContract(t *testing.T) {
+	for name, s := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			const lease = 10 * time.Second
+			rec := Record{
+				Fingerprint: "sha256:abc",
+				Status:      201,
+				Header:      http.Header{"Content-Type": {"application/json"}, "Location": {"/v1/x/1"}},
+				Body:        []byte(`{"id":1}`),
+			}
+
+			lk, err := s.Acquire(ctx, "k1", "owner", lease)
+			require.NoError(t, err)
+			assert.Equal(t, Lookup{State: Acquired}, lk)
+
+			lk, err = s.Acquire(ctx, "k1", "other", lease)
+			require.NoError(t, err)
+			assert.Equal(t, Lookup{State: InProgress}, lk, "a live lease is not taken over")
+
+			assert.ErrorIs(t, s.Renew(ctx, "k1", "other", lease), ErrLeaseLost)
+			assert.NoError(t, s.Renew(ctx, "k1", "owner", lease))
+			assert.ErrorIs(t, s.Complete(ctx, "k1", "other", rec, time.Hour), ErrLeaseLost)
+			require.NoError(t, s.Release(ctx, "k1", "other"))
+			lk, err = s.Acquire(ctx, "k1", "third", lease)
+			require.NoError(t, err)
+			assert.Equal(t, InProgress, lk.State, "neither Complete nor Release by a non-owner touches the lease")
+
+			require.NoError(t, s.Complete(ctx, "k1", "owner", rec, time.Hour))
+			lk, err = s.Acquire(ctx, "k1", "fourth", lease)
+			require.NoError(t, err)
+			require.Equal(t, Completed, lk.State)
+			assert.Equal(t, &rec, lk.Record)
+
+			require.NoError(t, s.Release(ctx, "k1", "owner"))
+			lk, err = s.Acquire(ctx, "k1", "fifth", lease)
+			require.NoError(t, err)
+			assert.Equal(t, Completed, lk.State, "Release never deletes a stored record")
+			assert.ErrorIs(t, s.Renew(ctx, "k1", "owner", lease), ErrLeaseLost)
+			assert.ErrorIs(t, s.Complete(ctx, "k1", "owner", rec, time.Hour), ErrLeaseLost)
+
+			// Release by the owner frees the key.
+			_, err = s.Acquire(ctx, "k2", "owner", lease)
+			require.NoError(t, err)
+			require.NoError(t, s.Release(ctx, "k2", "owner"))
+			lk, err = s.Acquire(ctx, "k2", "next", lease)
+			require.NoError(t, err)
+			assert.Equal(t, Acquired, lk.State)
+
+			// Complete on a key nobody holds stores nothing.
+			assert.ErrorIs(t, s.Complete(ctx, "k3", "owner", rec, time.Hour), ErrLeaseLost)
+			lk, err = s.Acquire(ctx, "k3", "owner", lease)
+			require.NoError(t, err)
+			assert.Equal(t, Acquired, lk.State)
+		})
+	}
+}
+
+// TestStoreExpiry: a lease that is never released (a crashed server) frees
+// the key after its TTL, and a record expires after its TTL.
+func TestStoreExpiry(t *testing.T) {
+	for name, s := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			_, err := s.Acquire(ctx, "crashed", "dead-owner", 150*time.Millisecond)
+			require.NoError(t, err)
+			lk, err := s.Acquire(ctx, "crashed", "next", time.Second)
+			require.NoError(t, err)
+			require.Equal(t, InProgress, lk.State)
+			require.Eventually(t, func() bool {
+				lk, err := s.Acquire(ctx, "crashed", "next", time.Second)
+				return err == nil && lk.State == Acquired
+			}, 5*time.Second, 20*time.Millisecond)
+			assert.ErrorIs(t, s.Renew(ctx, "crashed", "dead-owner", time.Second), ErrLeaseLost,
+				"the crashed owner can't renew a lease taken over")
+
+			_, err = s.Acquire(ctx, "rec", "owner", time.Second)
+			require.NoError(t, err)
+			require.NoError(t, s.Complete(ctx, "rec", "owner", Record{Fingerprint: "sha256:x", Status: 200}, 150*time.Millisecond))
+			require.Eventually(t, func() bool {
+				lk, err := s.Acquire(ctx, "rec", "again", time.Second)
+				return err == nil && lk.State == Acquired
+			}, 5*time.Second, 20*time.Millisecond)
+		})
+	}
+}
+
+// TestStoreRenewKeepsLease: a renewed lease outlives its original TTL.
+func TestStoreRenewKeepsLease(t *testing.T) {
+	for name, s := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			const lease = 200 * time.Millisecond
+			_, err := s.Acquire(ctx, "slow", "owner", lease)
+			require.NoError(t, err)
+			deadline := time.Now().Add(3 * lease)
+			for time.Now().Before(deadline) {
+				time.Sleep(lease / 4)
+				require.NoError(t, s.Renew(ctx, "slow", "owner", lease))
+				lk, err := s.Acquire(ctx, "slow", "intruder", lease)
+				require.NoError(t, err)
+				require.Equal(t, InProgress, lk.State)
+			}
+		})
+	}
+}
