@@ -1,0 +1,96 @@
+package main
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/layershq/errkit/apierror"
+)
+
+var update = flag.Bool("update", false, "rewrite README.md's error-codes table from the catalogue")
+
+const readme = "../../README.md"
+
+// TestREADMEMatchesCatalogue fails when README.md's "Error codes" table is not
+// what the catalogue generates. Fix with: go test ./internal/docgen -update
+// (or go run ./internal/docgen from the repository root).
+func TestREADMEMatchesCatalogue(t *testing.T) {
+	if *update {
+		require.NoError(t, run(readme))
+	}
+	doc, err := os.ReadFile(readme)
+	require.NoError(t, err)
+	want, err := Rewrite(doc, Table(apierror.Catalogue()))
+	require.NoError(t, err)
+	require.Equal(t, string(want), string(doc),
+		"README.md's error-codes table differs from apierror.Catalogue(); run: go test ./internal/docgen -update")
+}
+
+func TestTable(t *testing.T) {
+	table := Table(apierror.Catalogue())
+	lines := strings.Split(strings.TrimSuffix(table, "\n"), "\n")
+	require.Len(t, lines, 2+23, "header, separator, one row per code")
+	assert.Equal(t, "| Code | HTTP | Category | Retry | Guaranteed details | What to check |", lines[0])
+	assert.Equal(t, "|---|---|---|---|---|---|", lines[1])
+	assert.Equal(t,
+		"| `UNAUTHENTICATED` | 401 | caller bug | No (`never`) | — | `Authorization: Bearer lp_…` header. Is it the current key? Has it been revoked? Run `GET /v1/whoami` to sanity-check. |",
+		lines[2])
+	assert.Equal(t,
+		"| `UPLOAD_QUOTA_EXCEEDED` | 409 | policy gate | After freeing quota (`after_state_change`) | `currentUploads`, `maxUploads`, `currentBytes`, `maxBytes` | Delete uploaded content you no longer need, or contact support to raise the limits. |",
+		lines[2+17])
+	for i, l := range lines[2:] {
+		assert.Equal(t, 6, strings.Count(l, " |"), "row %d has six cells: %s", i, l)
+	}
+}
+
+func TestCellEscaping(t *testing.T) {
+	specs := []apierror.Spec{{
+		Code: "X_Y", Status: 418, Category: apierror.CategoryUpstream,
+		Retry:   apierror.RetryAdvice{Kind: apierror.RetryDepends, Text: "a | b"},
+		Details: []string{"p|q"},
+		Check:   "line one\nline two | `x|y`",
+	}}
+	row := strings.Split(Table(specs), "\n")[2]
+	assert.Equal(t, "| `X_Y` | 418 | upstream | a \\| b (`depends`) | `p\\|q` | line one line two \\| `x\\|y` |", row)
+}
+
+func TestRewrite(t *testing.T) {
+	doc := []byte("# T\n\nintro\n\n" + beginMarker + "\nold table\n" + endMarker + "\n\nafter\n")
+	out, err := Rewrite(doc, "| new |\n")
+	require.NoError(t, err)
+	assert.Equal(t, "# T\n\nintro\n\n"+beginMarker+"\n| new |\n"+endMarker+"\n\nafter\n", string(out))
+	again, err := Rewrite(out, "| new |\n")
+	require.NoError(t, err)
+	assert.Equal(t, string(out), string(again), "idempotent")
+
+	for name, bad := range map[string]string{
+		"no markers":   "# T\n",
+		"no end":       beginMarker + "\n",
+		"reversed":     endMarker + "\n" + beginMarker + "\n",
+		"twice":        beginMarker + endMarker + beginMarker + endMarker,
+		"only the end": endMarker,
+	} {
+		_, err := Rewrite([]byte(bad), "x")
+		assert.Error(t, err, name)
+	}
+}
+
+func TestRunRewritesFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "README.md")
+	require.NoError(t, os.WriteFile(path, []byte("a\n"+beginMarker+"\nstale\n"+endMarker+"\nb\n"), 0o644))
+	require.NoError(t, run(path))
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, "a\n"+beginMarker+"\n"+Table(apierror.Catalogue())+endMarker+"\nb\n", string(got))
+
+	require.Error(t, run(filepath.Join(t.TempDir(), "missing.md")))
+	bad := filepath.Join(t.TempDir(), "README.md")
+	require.NoError(t, os.WriteFile(bad, []byte("no markers"), 0o644))
+	assert.ErrorContains(t, run(bad), "lacks the error-codes markers")
+}
