@@ -1,0 +1,348 @@
+package killswitch
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/layershq/errkit/internal/redistest"
+)
+
+// newRedisSource starts a Redis source that is closed when the test ends.
+func newRedisSource(t *testing.T, cfg RedisConfig) *Redis {
+	t.Helper()
+	r, err := NewRedis(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = r.Close() })
+	return r
+}
+
+// enforced reports what src answers for key k1 in organization o1.
+func enforced(src Checker) Scope {
+	sw, _ := src.Check("k1", "o1")
+	return sw.Scope
+}
+
+func TestRedisOnOffListAcrossInstances(t *testing.T) {
+	inst := redistest.Server(t)
+	client := inst.Client(t)
+	prefix := inst.Prefix(t)
+	a := newRedisSource(t, RedisConfig{Client: client, Prefix: prefix, Logger: zap.NewNop()})
+	b := newRedisSource(t, RedisConfig{Client: client, Prefix: prefix, Logger: zap.NewNop()})
+	ctx := context.Background()
+	at := time.Date(2026, 4, 18, 14, 0, 0, 0, time.UTC)
+
+	require.NoError(t, a.On(ctx, Switch{Scope: ScopeKey, ID: "k1", Reason: "abuse", By: "alice", At: at}))
+	assert.Equal(t, ScopeKey, enforced(a), "the writing instance enforces at once")
+	require.Eventually(t, func() bool { return enforced(b) == ScopeKey }, time.Second, time.Millisecond)
+	require.NoError(t, b.On(ctx, Switch{Scope: ScopeOrganization, ID: "o1", At: at}))
+	require.Eventually(t, func() bool { return enforced(a) == ScopeOrganization }, time.Second, time.Millisecond)
+	require.NoError(t, a.On(ctx, Switch{Scope: ScopeGlobal, At: at, ExpectedDuration: 90 * time.Second}))
+	require.Eventually(t, func() bool { return enforced(b) == ScopeGlobal }, time.Second, time.Millisecond)
+
+	want := []Switch{
+		{Scope: ScopeGlobal, At: at, ExpectedDuration: 90 * time.Second},
+		{Scope: ScopeOrganization, ID: "o1", At: at},
+		{Scope: ScopeKey, ID: "k1", Reason: "abuse", By: "alice", At: at},
+	}
+	for _, src := range []*Redis{a, b} {
+		got, err := src.List(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
+		assert.Equal(t, want, src.Enforced())
+	}
+
+	// The stored layout is the documented one.
+	raw, err := client.HGetAll(ctx, prefix+"switches").Result()
+	require.NoError(t, err)
+	assert.Equal(t, `{"reason":"abuse","by":"alice","at":"2026-04-18T14:00:00Z"}`, raw["key:k1"])
+	assert.Equal(t, `{"at":"2026-04-18T14:00:00Z","expectedDurationMs":90000}`, raw["global"])
+	assert.Contains(t, raw, "organization:o1")
+	assert.Equal(t, "3", raw[revField])
+
+	for _, off := range []struct {
+		scope Scope
+		id    string
+		then  Scope
+	}{{ScopeGlobal, "", ScopeOrganization}, {ScopeOrganization, "o1", ScopeKey}, {ScopeKey, "k1", ""}} {
+		require.NoError(t, b.Off(ctx, off.scope, off.id))
+		require.Eventually(t, func() bool { return enforced(a) == off.then }, time.Second, time.Millisecond)
+	}
+	got, err := a.List(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, got)
+	assert.ErrorIs(t, a.On(ctx, Switch{Scope: ScopeKey}), ErrInvalidSwitch)
+	assert.ErrorIs(t, a.Off(ctx, "nope", "x"), ErrInvalidSwitch)
+	assert.False(t, a.Stale())
+	assert.False(t, a.LastSync().IsZero())
+}
+
+// TestRedisFleetPropagation flips a switch 50 times through instance A and
+// measures how long B takes to enforce each flip. Resync is set far out so
+// only the pub/sub notification can carry the change. Run with -v to see
+// the figures.
+func TestRedisFleetPropagation(t *testing.T) {
+	inst := redistest.Server(t)
+	prefix := inst.Prefix(t)
+	cfg := RedisConfig{Prefix: prefix, ResyncInterval: time.Hour, Logger: zap.NewNop()}
+	cfg.Client = inst.Client(t)
+	a := newRedisSource(t, cfg)
+	cfg.Client = inst.Client(t) // B has its own connections, as another instance would
+	b := newRedisSource(t, cfg)
+	ctx := context.Background()
+	// The first notification only arrives once B's subscription is live.
+	require.Eventually(t, func() bool {
+		_ = a.On(ctx, Switch{Scope: ScopeKey, ID: "warmup"})
+		_, on := b.Check("warmup", "")
+		return on
+	}, 5*time.Second, 10*time.Millisecond)
+
+	const flips = 50
+	var lat []time.Duration
+	for i := 0; i < flips; i++ {
+		wantOn := i%2 == 0
+		start := time.Now()
+		if wantOn {
+			require.NoError(t, a.On(ctx, Switch{Scope: ScopeOrganization, ID: "o1"}))
+		} else {
+			require.NoError(t, a.Off(ctx, ScopeOrganization, "o1"))
+		}
+		for {
+			if _, on := b.Check("", "o1"); on == wantOn {
+				break
+			}
+			if time.Since(start) > time.Second {
+				t.Fatalf("flip %d (on=%v) not enforced by B within 1s", i, wantOn)
+			}
+			time.Sleep(50 * time.Microsecond)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	t.Logf("propagation A->B over %d flips: median %v, max %v (including A's write)", flips, lat[flips/2], lat[flips-1])
+}
+
+// TestRedisOutage stops Redis under two instances: both keep enforcing the
+// last state, log the outage once and report it as stale. Redis comes back
+// empty (no persistence): the instances still keep the last state rather
+// than lifting every switch. A flip then written straight into Redis,
+// without a notification, is picked up by the resync.
+func TestRedisOutage(t *testing.T) {
+	inst := redistest.Private(t)
+	prefix := inst.Prefix(t)
+	core, logs := observer.New(zapcore.InfoLevel)
+	cfg := RedisConfig{Prefix: prefix, ResyncInterval: 100 * time.Millisecond, Timeout: 300 * time.Millisecond, Logger: zap.New(core)}
+	cfg.Client = newClientNoRetry(t, inst)
+	a := newRedisSource(t, cfg)
+	cfg.Client = newClientNoRetry(t, inst)
+	b := newRedisSource(t, cfg)
+	ctx := context.Background()
+
+	require.NoError(t, a.On(ctx, Switch{Scope: ScopeOrganization, ID: "o1", Reason: "before outage"}))
+	require.Eventually(t, func() bool { return enforced(b) == ScopeOrganization }, time.Second, time.Millisecond)
+	synced := b.LastSync()
+
+	inst.Stop(t)
+	require.Error(t, a.On(ctx, Switch{Scope: ScopeGlobal}), "a write during the outage fails")
+	_, err := a.List(ctx)
+	require.Error(t, err)
+	require.Eventually(t, func() bool { return a.Stale() && b.Stale() }, 3*time.Second, 10*time.Millisecond)
+	frozen := b.LastSync()
+	require.False(t, frozen.Before(synced))
+	time.Sleep(5 * cfg.ResyncInterval) // several failed resyncs
+	for _, src := range []*Redis{a, b} {
+		assert.Equal(t, ScopeOrganization, enforced(src), "last-known-good state is enforced")
+		assert.True(t, src.Stale())
+	}
+	assert.True(t, frozen.Equal(b.LastSync()), "LastSync stays at the last successful load")
+	outageLogs := logs.FilterMessageSnippet("enforcing the last known state").Len()
+	assert.Equal(t, 2, outageLogs, "one outage line per instance, however many resyncs failed")
+
+	inst.Start(t) // empty: the restarted server lost the hash
+	time.Sleep(5 * cfg.ResyncInterval)
+	for _, src := range []*Redis{a, b} {
+		assert.Equal(t, ScopeOrganization, enforced(src), "a Redis that lost its data does not lift the switches")
+		assert.True(t, src.Stale())
+	}
+
+	// A flip written directly into Redis: no notification, only the resync
+	// can find it.
+	direct := redis.NewClient(&redis.Options{Addr: inst.Addr()})
+	defer direct.Close()
+	require.NoError(t, direct.HSet(ctx, prefix+"switches", "key:k1", `{"reason":"set by hand"}`).Err())
+	require.Eventually(t, func() bool { return enforced(a) == ScopeKey && enforced(b) == ScopeKey }, 2*time.Second, 5*time.Millisecond)
+	for _, src := range []*Redis{a, b} {
+		assert.False(t, src.Stale())
+		assert.Equal(t, []Switch{{Scope: ScopeKey, ID: "k1", Reason: "set by hand"}}, src.Enforced())
+	}
+	assert.Equal(t, 2, logs.FilterMessageSnippet("outage over").Len())
+
+	// Pub/sub works again after the restart: go-redis resubscribed.
+	require.NoError(t, a.Off(ctx, ScopeKey, "k1"))
+	require.Eventually(t, func() bool { return enforced(b) == "" }, time.Second, time.Millisecond)
+}
+
+// newClientNoRetry returns a client that fails fast while Redis is down.
+func newClientNoRetry(t *testing.T, inst *redistest.Instance) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: inst.Addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func TestRedisStartupPolicy(t *testing.T) {
+	for _, tt := range []struct {
+		policy StartupPolicy
+		want   Scope
+		log    string
+	}{
+		{StartOpen, "", "KILL SWITCH STARTING OPEN"},
+		{StartClosed, ScopeGlobal, "KILL SWITCH STARTING CLOSED"},
+	} {
+		t.Run(tt.log, func(t *testing.T) {
+			inst := redistest.Private(t)
+			prefix := inst.Prefix(t)
+			seed := newClientNoRetry(t, inst)
+			require.NoError(t, seed.HSet(context.Background(), prefix+"switches", "key:k1", "{}").Err())
+			inst.Stop(t) // the state is lost, but the instance cannot know yet
+			core, logs := observer.New(zapcore.InfoLevel)
+			r := newRedisSource(t, RedisConfig{
+				Client: newClientNoRetry(t, inst), Prefix: prefix, Startup: tt.policy,
+				ResyncInterval: 100 * time.Millisecond, Timeout: 300 * time.Millisecond, Logger: zap.New(core),
+			})
+			assert.False(t, r.Loaded())
+			assert.True(t, r.Stale())
+			assert.True(t, r.LastSync().IsZero())
+			assert.Equal(t, tt.want, enforced(r))
+			require.Equal(t, 1, logs.FilterMessageSnippet(tt.log).Len())
+			assert.Equal(t, zapcore.ErrorLevel, logs.FilterMessageSnippet(tt.log).All()[0].Level)
+
+			inst.Start(t)
+			require.NoError(t, seed.HSet(context.Background(), prefix+"switches", "key:k1", "{}").Err())
+			require.Eventually(t, func() bool { return enforced(r) == ScopeKey }, 3*time.Second, 5*time.Millisecond)
+			assert.True(t, r.Loaded())
+			assert.False(t, r.Stale())
+			assert.Equal(t, 1, logs.FilterMessageSnippet("loaded from Redis for the first time").Len())
+		})
+	}
+}
+
+func TestRedisEmptyHashIsNotAnOutage(t *testing.T) {
+	inst := redistest.Server(t)
+	r := newRedisSource(t, RedisConfig{Client: inst.Client(t), Prefix: inst.Prefix(t), ResyncInterval: 20 * time.Millisecond, Logger: zap.NewNop()})
+	require.True(t, r.Loaded(), "a fleet that never flipped anything loads as empty")
+	time.Sleep(100 * time.Millisecond)
+	assert.False(t, r.Stale())
+	// Turning the last switch off leaves the hash (with its _rev) in place.
+	ctx := context.Background()
+	require.NoError(t, r.On(ctx, Switch{Scope: ScopeKey, ID: "k1"}))
+	require.NoError(t, r.Off(ctx, ScopeKey, "k1"))
+	time.Sleep(100 * time.Millisecond)
+	assert.False(t, r.Stale())
+	assert.Equal(t, Scope(""), enforced(r))
+}
+
+func TestRedisUndecodableFields(t *testing.T) {
+	inst := redistest.Server(t)
+	client := inst.Client(t)
+	prefix := inst.Prefix(t)
+	ctx := context.Background()
+	require.NoError(t, client.HSet(ctx, prefix+"switches",
+		"key:k1", "1", // bare value: on
+		"project:p1", "{}", // unknown scope: ignored
+		"key:", "{}", // no id: ignored
+		"organization:o2", `{"expectedDurationMs":5000}`, // duration only kept on global
+	).Err())
+	core, logs := observer.New(zapcore.InfoLevel)
+	r := newRedisSource(t, RedisConfig{Client: client, Prefix: prefix, Logger: zap.New(core)})
+	assert.Equal(t, []Switch{
+		{Scope: ScopeOrganization, ID: "o2"},
+		{Scope: ScopeKey, ID: "k1", Reason: "(set directly in Redis)"},
+	}, r.Enforced())
+	bad := logs.FilterMessageSnippet("undecodable").All()
+	require.Len(t, bad, 1)
+	fields := bad[0].ContextMap()["fields"].([]any)
+	got := []string{fields[0].(string), fields[1].(string)}
+	slices.Sort(got)
+	assert.Equal(t, []string{"key:", "project:p1"}, got)
+}
+
+func TestRedisCloseStopsGoroutines(t *testing.T) {
+	inst := redistest.Server(t)
+	client := inst.Client(t)
+	require.NoError(t, client.Ping(context.Background()).Err())
+	ignore := goleak.IgnoreCurrent()
+
+	r, err := NewRedis(context.Background(), RedisConfig{Client: client, Prefix: inst.Prefix(t), Logger: zap.NewNop()})
+	require.NoError(t, err)
+	require.NoError(t, r.On(context.Background(), Switch{Scope: ScopeGlobal}))
+	require.NoError(t, r.Close())
+	require.NoError(t, r.Close(), "Close is idempotent")
+	goleak.VerifyNone(t, ignore)
+
+	// Cancelling the context stops the background work too.
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err = NewRedis(ctx, RedisConfig{Client: client, Prefix: inst.Prefix(t), Logger: zap.NewNop()})
+	require.NoError(t, err)
+	cancel()
+	r.wg.Wait()
+	require.NoError(t, r.Close())
+	goleak.VerifyNone(t, ignore)
+}
+
+func TestNewRedisConfigErrors(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	defer c.Close()
+	for _, cfg := range []RedisConfig{
+		{},
+		{Client: c, ResyncInterval: -1},
+		{Client: c, Timeout: -1},
+		{Client: c, Startup: 7},
+	} {
+		_, err := NewRedis(context.Background(), cfg)
+		assert.Error(t, err)
+	}
+}
+
+func TestDecodeEntry(t *testing.T) {
+	at := time.Date(2026, 4, 18, 14, 0, 0, 0, time.UTC)
+	full, _ := json.Marshal(encodeEntry(Switch{Scope: ScopeGlobal, Reason: "r", By: "b", At: at, ExpectedDuration: 1500 * time.Millisecond}))
+	tests := []struct {
+		field, value string
+		want         Switch
+		ok           bool
+	}{
+		{"global", string(full), Switch{Scope: ScopeGlobal, Reason: "r", By: "b", At: at, ExpectedDuration: 1500 * time.Millisecond}, true},
+		{"global", "", Switch{Scope: ScopeGlobal, Reason: "(set directly in Redis)"}, true},
+		{"global", `{"expectedDurationMs":-5}`, Switch{Scope: ScopeGlobal}, true},
+		{"global", `{"expectedDurationMs":9223372036854775807}`, Switch{Scope: ScopeGlobal}, true},
+		{"key:k:with:colons", "{}", Switch{Scope: ScopeKey, ID: "k:with:colons"}, true},
+		{"organization:o1", `{"reason":"x"}`, Switch{Scope: ScopeOrganization, ID: "o1", Reason: "x"}, true},
+		{"global:x", "{}", Switch{}, false},
+		{"key", "{}", Switch{}, false},
+		{"key:", "{}", Switch{}, false},
+		{"key:a b", "{}", Switch{}, false},
+		{"team:t", "{}", Switch{}, false},
+		{"", "", Switch{}, false},
+	}
+	for _, tt := range tests {
+		got, err := decodeEntry(tt.field, tt.value)
+		if !tt.ok {
+			assert.ErrorIs(t, err, ErrInvalidSwitch, tt.field)
+			continue
+		}
+		require.NoError(t, err, tt.field)
+		assert.Equal(t, tt.want, got, tt.field)
+	}
+}
