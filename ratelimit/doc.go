@@ -1,0 +1,78 @@
+// Package ratelimit limits requests with token buckets per (API key ID,
+// endpoint class) and answers RATE_LIMITED when a bucket is empty, as the
+// contract says: "Token bucket empty for (api_key_id, endpoint_class).
+// Retry-After header and details.retryAfterMs tell you when."
+//
+// # Decisions
+//
+// A Store answers a Decision (allowed, limit, remaining, retry-after,
+// reset-after) for a key, a Class (name, rate per second, burst) and a cost.
+// A denial is a Decision; an error always means "no decision" (the store
+// failed), never "denied". Two stores are provided:
+//
+//   - MemoryStore, the embedded default: 256 shards selected by a seeded
+//     64-bit hash of (class, key), each a mutex and a map from that hash to
+//     one packed 64-bit bucket state (no pointer, no per-key object, no
+//     global lock). The clock is monotonic (time never goes backwards, so a
+//     wall-clock step can neither refill nor drain buckets). The number of
+//     tracked buckets is capped: an insert into a full shard drops refilled
+//     buckets (free: a full bucket equals a new one) or, failing that, the
+//     one closest to full. A background sweeper drops refilled buckets a
+//     small batch per shard at a time, holding one shard lock for a few
+//     microseconds. Decisions do not allocate.
+//   - RedisStore, for a fleet: one Lua script per decision (EVALSHA, EVAL
+//     when Redis does not have it), one key per bucket with the key ID as
+//     Cluster hash tag, Redis's clock (TIME), a TTL that expires the key when
+//     the bucket is full, and a short per-call timeout.
+//
+// Both run the same algorithm: GCRA (the generic cell rate algorithm), which
+// is a token bucket stored as one timestamp, the theoretical arrival time
+// (TAT) at which the bucket will be full. A bucket holds
+// (now - (TAT - burst·interval)) / interval tokens; a request of cost c
+// passes when TAT + c·interval - burst·interval <= now, and then moves TAT
+// forward by c·interval.
+//
+// # Staggered resets
+//
+// The contract tells clients "Don't add jitter; the server already staggered
+// your bucket reset." The stores keep, per bucket, the number k of callers
+// denied since the last admission (modulo 16). A denied caller whose tokens
+// exist at allowAt (the earliest moment the request could pass) is told to
+// retry at
+//
+//	allowAt + k·step,  step = min(c·interval, burst·interval/16)
+//
+// and k advances. Callers denied together therefore get up to 16 distinct
+// retry times, spread over at most one full refill window (burst·interval).
+// When the burst is at least 16·c, step is exactly the time one more request
+// takes to refill: the k-th caller in line is told the moment the k-th
+// request after it can pass, which is both honest and staggered. No caller
+// is ever told a time earlier than allowAt, so a caller who waits exactly
+// RetryAfter (details.retryAfterMs, rounded up to the millisecond, or the
+// Retry-After header, rounded up to the second) finds its tokens there unless
+// a caller ahead of it in line took them. An admission resets k to 0, so a
+// lone denied caller is told exactly allowAt.
+//
+// # Middleware
+//
+// RateLimit and RateLimitWithConfig (echo style, with a Skipper) key buckets
+// by the authenticated key ID (principal.KeyID by default; requests without
+// a key are not limited, so authentication must run first) and the endpoint
+// class of the route template c.Path() (never the raw URL path): Routes maps
+// templates to classes, ClassFunc handles the rest (default: read for GET
+// and HEAD, write otherwise). Every limited response, admitted or denied,
+// carries the draft-10 RateLimit-Policy ("<class>";q=<burst>;w=<seconds>)
+// and RateLimit ("<class>";r=<remaining>;t=<seconds until full>) fields. A
+// denied request is answered by returning apierror.RateLimited(retryAfter)
+// to the errkit error handler: 429 with details.retryAfterMs and the
+// matching Retry-After header.
+//
+// # Store failures
+//
+// A decision that cannot be made (Redis down or slow, store closed) is
+// logged with the request ID (middleware.LoggerFrom) and passed to
+// OnStoreError (for metrics). By default the limiter fails open: the
+// request passes, without RateLimit headers. With FailClosed it is answered
+// INTERNAL (500, the generic message; the cause is logged, never rendered).
+// A store failure is never answered RATE_LIMITED.
+package ratelimit
