@@ -284,7 +284,7 @@ func permanent(err error) bool {
 	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci)
 }
 
-// rateLimitWait is the wait RETRY_AFTER-style advice names: details.retryAfterMs
+// rateLimitWait is the wait RetryHonorRetryAfter advice names: details.retryAfterMs
 // when it agrees with the Retry-After header to within a second (the header
 // has whole seconds, so the milliseconds are the more precise of the two),
 // the longer of the two when they disagree (never earlier than either asks),
