@@ -300,39 +300,66 @@ func (m *idempotency) run(c echo.Context, rc reqInfo, next echo.HandlerFunc, ske
 }
 
 // renew keeps the lease alive every LeaseTTL/3 until the returned stop
-// function is called; stop waits for the renewing goroutine to end. The
-// goroutine never touches the echo.Context, which is not safe for concurrent
-// use: it gets the request's context and names instead.
+// function is called; stop waits for a renewal in flight to end. No
+// goroutine exists until the first renewal is due (a timer), so handlers
+// faster than LeaseTTL/3 pay for a timer only. Renewals never touch the
+// echo.Context, which is not safe for concurrent use: they get the
+// request's context and names instead.
 func (m *idempotency) renew(rc reqInfo, skey, token string) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		every := m.cfg.LeaseTTL / 3
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(rc.ctx), every)
-			err := m.cfg.Store.Renew(ctx, skey, token, m.cfg.LeaseTTL)
-			cancel()
-			if err != nil {
-				rc.log("renew", err)
-			}
-			if errors.Is(err, ErrLeaseLost) {
-				return
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		wg.Wait()
+	r := &renewal{m: m, rc: rc, skey: skey, token: token, every: m.cfg.LeaseTTL / 3}
+	r.mu.Lock()
+	r.timer = time.AfterFunc(r.every, r.tick)
+	r.mu.Unlock()
+	return r.stop
+}
+
+// renewal is the lease renewal of one running request.
+type renewal struct {
+	m           *idempotency
+	rc          reqInfo
+	skey, token string
+	every       time.Duration
+
+	mu       sync.Mutex
+	timer    *time.Timer
+	stopped  bool
+	inFlight sync.WaitGroup
+}
+
+// tick renews the lease once and schedules the next renewal.
+func (r *renewal) tick() {
+	r.mu.Lock()
+	if r.stopped {
+		r.mu.Unlock()
+		return
 	}
+	r.inFlight.Add(1)
+	r.mu.Unlock()
+	defer r.inFlight.Done()
+
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.rc.ctx), r.every)
+	err := r.m.cfg.Store.Renew(ctx, r.skey, r.token, r.m.cfg.LeaseTTL)
+	cancel()
+	if err != nil {
+		r.rc.log("renew", err)
+	}
+	if errors.Is(err, ErrLeaseLost) {
+		return
+	}
+	r.mu.Lock()
+	if !r.stopped {
+		r.timer.Reset(r.every)
+	}
+	r.mu.Unlock()
+}
+
+// stop ends the renewals and waits for one in flight.
+func (r *renewal) stop() {
+	r.mu.Lock()
+	r.stopped = true
+	r.timer.Stop()
+	r.mu.Unlock()
+	r.inFlight.Wait()
 }
 
 // reqInfo is what the store calls and their logs need from a request.

@@ -1,0 +1,164 @@
+package idempotency
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/layershq/errkit/apierror"
+	"github.com/layershq/errkit/internal/redistest"
+)
+
+// storeFailures returns the "idempotency store failed" log entries.
+func storeFailures(logs *observer.ObservedLogs) []observer.LoggedEntry {
+	return logs.FilterMessage("idempotency store failed").AllUntimed()
+}
+
+// TestRedisDown: with Redis stopped the request is answered INTERNAL (not
+// run, since the work could not be protected), the cause is logged with the
+// request ID and never sent; once Redis is back the retry with the same key
+// runs.
+func TestRedisDown(t *testing.T) {
+	inst := redistest.Private(t)
+	client := redis.NewClient(&redis.Options{Addr: inst.Addr(), MaxRetries: -1, DialTimeout: time.Second})
+	t.Cleanup(func() { _ = client.Close() })
+	cr := &creator{}
+	srv, logs := newServer(t, IdempotencyConfig{Store: NewRedisStore(client, inst.Prefix(t))}, cr.handle)
+	req := call{keyID: "key_A", keys: []string{"outage"}, body: `{}`}
+
+	inst.Stop(t)
+	r := mustDo(t, srv, req)
+	assert.Equal(t, http.StatusInternalServerError, r.status)
+	assert.Equal(t, envelope(r, "INTERNAL", apierror.InternalMessage, ""), r.body)
+	assert.NotContains(t, r.body, inst.Addr())
+	assert.Zero(t, cr.calls.Load(), "the handler does not run unprotected")
+
+	entries := storeFailures(logs)
+	require.Len(t, entries, 1)
+	fields := entries[0].ContextMap()
+	assert.Equal(t, r.header.Get("X-Request-Id"), fields["requestId"])
+	assert.Equal(t, "acquire", fields["op"])
+	assert.Equal(t, contentRoute, fields["route"])
+	assert.Contains(t, fields["error"], "redis acquire")
+
+	inst.Start(t)
+	require.Eventually(t, func() bool {
+		r, err := do(srv, req)
+		return err == nil && r.status == http.StatusCreated
+	}, 10*time.Second, 50*time.Millisecond)
+	assert.Equal(t, int64(1), cr.calls.Load())
+}
+
+// TestEmptyScope: a request with a key but no authenticated caller is a
+// wiring mistake; it answers INTERNAL rather than share one scope between
+// all anonymous callers.
+func TestEmptyScope(t *testing.T) {
+	cr := &creator{}
+	srv, logs := newServer(t, IdempotencyConfig{}, cr.handle)
+	r := mustDo(t, srv, call{keys: []string{"anon"}, body: `{}`})
+	assert.Equal(t, http.StatusInternalServerError, r.status)
+	assert.Equal(t, envelope(r, "INTERNAL", apierror.InternalMessage, ""), r.body)
+	entries := storeFailures(logs)
+	require.Len(t, entries, 1)
+	assert.Equal(t, "scope", entries[0].ContextMap()["op"])
+	assert.Equal(t, r.header.Get("X-Request-Id"), entries[0].ContextMap()["requestId"])
+
+	// Without a key the route works unauthenticated; a KeyFunc can scope
+	// anonymous callers deliberately.
+	assert.Equal(t, http.StatusCreated, mustDo(t, srv, call{body: `{}`}).status)
+	srv2, _ := newServer(t, IdempotencyConfig{KeyFunc: func(echo.Context) string { return "public" }}, cr.handle)
+	first := mustDo(t, srv2, call{keys: []string{"anon"}, body: `{}`})
+	assert.Equal(t, http.StatusCreated, first.status)
+	assert.Equal(t, first.body, mustDo(t, srv2, call{keys: []string{"anon"}, body: `{}`}).body)
+	assert.Equal(t, int64(2), cr.calls.Load())
+}
+
+// TestRedisCorruptValue: a value the store did not write is an error
+// (INTERNAL), never a replay or a second run.
+func TestRedisCorruptValue(t *testing.T) {
+	inst := redistest.Server(t)
+	client := inst.Client(t)
+	prefix := inst.Prefix(t)
+	s := NewRedisStore(client, prefix)
+	ctx := context.Background()
+	for name, v := range map[string]string{
+		"untagged":      "garbage",
+		"bad json":      "R{not json",
+		"wrong version": `R{"v":2,"f":"sha256:x","s":200}`,
+		"non-2xx":       `R{"v":1,"f":"sha256:x","s":500}`,
+	} {
+		require.NoError(t, client.Set(ctx, prefix+name, v, time.Minute).Err())
+		_, err := s.Acquire(ctx, name, "t", time.Second)
+		assert.Error(t, err, name)
+	}
+	// The key format: prefix + 64 hex, one key per idempotency key.
+	skey := storeKey("key_A", "POST", contentRoute, "k")
+	_, err := s.Acquire(ctx, skey, "tok", time.Second)
+	require.NoError(t, err)
+	v, err := client.Get(ctx, prefix+skey).Result()
+	require.NoError(t, err)
+	assert.Equal(t, "Ltok", v)
+	require.NoError(t, s.Complete(ctx, skey, "tok", Record{Fingerprint: "sha256:f", Status: 201,
+		Header: http.Header{"Location": {"/x"}}, Body: []byte("hi")}, time.Minute))
+	v, err = client.Get(ctx, prefix+skey).Result()
+	require.NoError(t, err)
+	assert.Equal(t, `R{"v":1,"f":"sha256:f","s":201,"h":{"Location":["/x"]},"b":"aGk="}`, v)
+	ttl, err := client.PTTL(ctx, prefix+skey).Result()
+	require.NoError(t, err)
+	assert.True(t, ttl > 59*time.Second && ttl <= time.Minute, "record TTL %v", ttl)
+}
+
+func TestConfig(t *testing.T) {
+	bad := []struct {
+		name string
+		cfg  IdempotencyConfig
+		want string
+	}{
+		{"negative body cap", IdempotencyConfig{MaxBodyBytes: -1}, "MaxBodyBytes"},
+		{"negative TTL", IdempotencyConfig{TTL: -time.Second}, "TTL"},
+		{"negative lease", IdempotencyConfig{LeaseTTL: -time.Second}, "LeaseTTL"},
+		{"sub-millisecond lease", IdempotencyConfig{LeaseTTL: time.Microsecond}, "millisecond"},
+		{"empty methods", IdempotencyConfig{Methods: []string{}}, "Methods"},
+		{"bad method", IdempotencyConfig{Methods: []string{"PO ST"}}, "method"},
+		{"bad header", IdempotencyConfig{ReplayHeaders: []string{"Location:"}}, "header"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			mw, err := tt.cfg.ToMiddleware()
+			assert.Nil(t, mw)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.Panics(t, func() { IdempotencyWithConfig(tt.cfg) })
+		})
+	}
+	mw, err := IdempotencyConfig{}.ToMiddleware()
+	require.NoError(t, err)
+	assert.NotNil(t, mw)
+	assert.NotPanics(t, func() { Idempotency(nil) })
+}
+
+// TestMethodsAndHeadersConfig: Methods opts PUT in, ReplayHeaders are
+// canonicalized.
+func TestMethodsAndHeadersConfig(t *testing.T) {
+	cr := &creator{}
+	cfg := IdempotencyConfig{Methods: []string{http.MethodPut}, ReplayHeaders: []string{"x-not-replayed"}}
+	srv, _ := newServer(t, cfg, cr.handle)
+	req := call{method: http.MethodPut, keyID: "key_A", keys: []string{"put"}, body: `{}`}
+	first := mustDo(t, srv, req)
+	second := mustDo(t, srv, req)
+	assert.Equal(t, "true", second.header.Get(HeaderReplayed))
+	assert.Equal(t, "per-run", second.header.Get("X-Not-Replayed"))
+	assert.Empty(t, second.header.Values("Location"), "Location is not in this ReplayHeaders")
+	assert.Equal(t, first.body, second.body)
+	// POST is no longer opted in: it runs every time.
+	mustDo(t, srv, call{keyID: "key_A", keys: []string{"post"}, body: `{}`})
+	mustDo(t, srv, call{keyID: "key_A", keys: []string{"post"}, body: `{}`})
+	assert.Equal(t, int64(3), cr.calls.Load())
+}
