@@ -24,10 +24,11 @@ type stateKey struct{}
 type requestState struct {
 	context.Context
 
-	id   string
-	hdr  [1]string // X-Request-Id header value; hdr[:] is stored in the header map
-	base *zap.Logger
-	log  atomic.Pointer[zap.Logger]
+	id    string
+	idBuf [requestIDLen]byte // backs id when it was generated here
+	hdr   [1]string          // X-Request-Id header value; hdr[:] is stored in the header map
+	base  *zap.Logger
+	log   atomic.Pointer[zap.Logger]
 
 	// Set by the error handler.
 	rendered    error // the error whose response it wrote

@@ -104,3 +104,5 @@ func joinLog(entries []observer.LoggedEntry) string {
 	}
 	return b.String()
 }
+
+var jsonNewDecoder = json.NewDecoder

@@ -43,8 +43,8 @@ const requestIDLen = len(requestIDPrefix) + ulid.EncodedSize
 type idGenerator struct {
 	startMs int64     // Unix milliseconds at start
 	start   time.Time // carries the monotonic clock reading
-	salt    [2]byte
-	_       [64]byte // keep the counter on its own cache line
+	salt    uint64    // 16 random bits
+	_       [64]byte  // keep the counter on its own cache line
 	seq     atomic.Uint64
 	_       [56]byte
 }
@@ -55,33 +55,59 @@ func newIDGenerator() *idGenerator {
 	_, _ = rand.Read(seed[:]) // crypto/rand.Read never fails (Go 1.24+)
 	now := time.Now()
 	g := &idGenerator{startMs: now.UnixMilli(), start: now}
-	copy(g.salt[:], seed[:2])
+	g.salt = uint64(binary.BigEndian.Uint16(seed[:2]))
 	g.seq.Store(binary.BigEndian.Uint64(seed[2:]) >> 1)
 	return g
 }
 
-// next returns a fresh ULID.
-func (g *idGenerator) next() ulid.ULID {
-	seq := g.seq.Add(1)
+// next returns the two halves of a fresh ULID: hi is the 48-bit
+// millisecond timestamp and the 16-bit salt, lo the counter.
+func (g *idGenerator) next() (hi, lo uint64) {
+	lo = g.seq.Add(1)
 	ms := uint64(g.startMs + time.Since(g.start).Milliseconds())
-	var id ulid.ULID
-	id[0] = byte(ms >> 40)
-	id[1] = byte(ms >> 32)
-	id[2] = byte(ms >> 24)
-	id[3] = byte(ms >> 16)
-	id[4] = byte(ms >> 8)
-	id[5] = byte(ms)
-	id[6] = g.salt[0]
-	id[7] = g.salt[1]
-	binary.BigEndian.PutUint64(id[8:], seq)
-	return id
+	return ms<<16 | g.salt, lo
 }
 
-// appendID writes "req_" and the 26-character encoding of a fresh ULID into
-// dst.
+// fill writes "req_" and the 26-character Crockford base32 encoding of a
+// fresh ULID into dst.
 func (g *idGenerator) fill(dst *[requestIDLen]byte) {
-	copy(dst[:], requestIDPrefix)
-	_ = g.next().MarshalTextTo(dst[len(requestIDPrefix):]) // never fails: dst has room
+	hi, lo := g.next()
+	encodeID(dst, hi, lo)
+}
+
+// encodeID writes "req_" and the ULID encoding of the 128-bit value hi:lo
+// (the same characters as ulid.ULID.MarshalTextTo) into dst: the value is
+// read as 130 bits with two leading zero bits, 5 bits per character.
+func encodeID(dst *[requestIDLen]byte, hi, lo uint64) {
+	const enc = ulid.Encoding
+	dst[0], dst[1], dst[2], dst[3] = 'r', 'e', 'q', '_'
+	d := dst[4:30:30]
+	d[0] = enc[hi>>61]
+	d[1] = enc[(hi>>56)&31]
+	d[2] = enc[(hi>>51)&31]
+	d[3] = enc[(hi>>46)&31]
+	d[4] = enc[(hi>>41)&31]
+	d[5] = enc[(hi>>36)&31]
+	d[6] = enc[(hi>>31)&31]
+	d[7] = enc[(hi>>26)&31]
+	d[8] = enc[(hi>>21)&31]
+	d[9] = enc[(hi>>16)&31]
+	d[10] = enc[(hi>>11)&31]
+	d[11] = enc[(hi>>6)&31]
+	d[12] = enc[(hi>>1)&31]
+	d[13] = enc[(hi&1)<<4|lo>>60]
+	d[14] = enc[(lo>>55)&31]
+	d[15] = enc[(lo>>50)&31]
+	d[16] = enc[(lo>>45)&31]
+	d[17] = enc[(lo>>40)&31]
+	d[18] = enc[(lo>>35)&31]
+	d[19] = enc[(lo>>30)&31]
+	d[20] = enc[(lo>>25)&31]
+	d[21] = enc[(lo>>20)&31]
+	d[22] = enc[(lo>>15)&31]
+	d[23] = enc[(lo>>10)&31]
+	d[24] = enc[(lo>>5)&31]
+	d[25] = enc[lo&31]
 }
 
 // newID returns a fresh request ID: one allocation, the string itself.

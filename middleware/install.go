@@ -26,19 +26,32 @@ type Config struct {
 
 	// AccessLog, when not nil, adds the AccessLog middleware.
 	AccessLog *AccessLogConfig
+
+	// Pre registers the middleware with e.Pre rather than e.Use (see
+	// Install).
+	Pre bool
 }
 
 // Install wires errkit into e, in the order that makes every response carry
 // a request ID and every error the contract's envelope:
 //
-//  1. e.Pre(RequestID): before routing, so router 404/405 responses and
-//     everything else get an ID;
-//  2. e.Pre(AccessLog), when cfg.AccessLog is set;
-//  3. e.Pre(Recover): panics in any later Pre or Use middleware, the router
-//     or a handler become INTERNAL;
+//  1. request IDs (RequestID), first, so that everything after has the ID;
+//  2. AccessLog, when cfg.AccessLog is set;
+//  3. recovery (Recover): a panic in any later middleware, the router's
+//     404/405 handlers or a route handler becomes INTERNAL;
 //  4. e.HTTPErrorHandler = NewErrorHandler(cfg.ErrorHandler).
 //
-// Middleware the service adds later with e.Use or e.Pre run inside these.
+// Without an access log, request IDs and recovery are fused into a single
+// middleware, which saves echo a closure per request.
+//
+// The middleware is registered with e.Use, where it also wraps echo's
+// router 404 and 405 handlers, so call Install before adding your own
+// middleware: what you add afterwards runs inside it. Middleware added with
+// e.Pre runs before it: errors it returns are still rendered (with a fresh
+// request ID), but its panics are not recovered. Set cfg.Pre to register
+// with e.Pre instead, which puts Pre middleware added later inside too, at
+// the cost of one more closure allocation per request in echo.
+//
 // Install returns an error, and changes nothing, when e is nil or a config
 // is invalid.
 func Install(e *echo.Echo, cfg Config) error {
@@ -49,11 +62,8 @@ func Install(e *echo.Echo, cfg Config) error {
 	if rcfg.Logger == nil {
 		rcfg.Logger = cfg.Logger
 	}
-	reqID, err := rcfg.ToMiddleware()
-	if err != nil {
-		return err
-	}
-	recov, err := cfg.Recover.ToMiddleware()
+	st := rcfg.stamper()
+	rc, err := cfg.Recover.recoverer()
 	if err != nil {
 		return err
 	}
@@ -68,8 +78,10 @@ func Install(e *echo.Echo, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	pre := []echo.MiddlewareFunc{reqID}
-	if cfg.AccessLog != nil {
+	var chain []echo.MiddlewareFunc
+	if cfg.AccessLog == nil {
+		chain = []echo.MiddlewareFunc{fused(st, rc)}
+	} else {
 		acfg := *cfg.AccessLog
 		if acfg.Logger == nil {
 			acfg.Logger = cfg.Logger
@@ -78,10 +90,35 @@ func Install(e *echo.Echo, cfg Config) error {
 		if err != nil {
 			return err
 		}
-		pre = append(pre, access)
+		reqID, _ := rcfg.ToMiddleware()
+		recov, _ := cfg.Recover.ToMiddleware()
+		chain = []echo.MiddlewareFunc{reqID, access, recov}
 	}
-	pre = append(pre, recov)
-	e.Pre(pre...)
+	if cfg.Pre {
+		e.Pre(chain...)
+	} else {
+		e.Use(chain...)
+	}
 	e.HTTPErrorHandler = handler
 	return nil
+}
+
+// fused is RequestID followed by Recover, as one middleware.
+func fused(st *stamper, rc *recoverer) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) (err error) {
+			if !st.skipper(c) {
+				st.stamp(c)
+			}
+			if rc.skipper(c) {
+				return next(c)
+			}
+			defer func() {
+				if v := recover(); v != nil {
+					err = rc.panicError(v)
+				}
+			}()
+			return next(c)
+		}
+	}
 }

@@ -69,33 +69,53 @@ func RecoverWithConfig(cfg RecoverConfig) echo.MiddlewareFunc {
 // ToMiddleware returns the Recover middleware for cfg, or an error when
 // StackSize is negative.
 func (cfg RecoverConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
-	if cfg.StackSize < 0 {
-		return nil, fmt.Errorf("errkit/middleware: RecoverConfig.StackSize is negative (%d)", cfg.StackSize)
-	}
-	skipper := cfg.Skipper
-	if skipper == nil {
-		skipper = echomw.DefaultSkipper
-	}
-	size := cfg.StackSize
-	if size == 0 {
-		size = DefaultRecoverConfig.StackSize
+	rc, err := cfg.recoverer()
+	if err != nil {
+		return nil, err
 	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) (err error) {
-			if skipper(c) {
+			if rc.skipper(c) {
 				return next(c)
 			}
 			defer func() {
 				if v := recover(); v != nil {
-					if e, ok := v.(error); ok && errors.Is(e, http.ErrAbortHandler) {
-						panic(v)
-					}
-					stack := make([]byte, size)
-					stack = stack[:runtime.Stack(stack, false)]
-					err = &PanicError{Value: v, Stack: stack}
+					err = rc.panicError(v)
 				}
 			}()
 			return next(c)
 		}
 	}, nil
+}
+
+// recoverer is a configured Recover middleware, separate from the closure so
+// that Install can fuse it with the request IDs into one middleware.
+type recoverer struct {
+	skipper   echomw.Skipper
+	stackSize int
+}
+
+func (cfg RecoverConfig) recoverer() (*recoverer, error) {
+	if cfg.StackSize < 0 {
+		return nil, fmt.Errorf("errkit/middleware: RecoverConfig.StackSize is negative (%d)", cfg.StackSize)
+	}
+	rc := &recoverer{skipper: cfg.Skipper, stackSize: cfg.StackSize}
+	if rc.skipper == nil {
+		rc.skipper = echomw.DefaultSkipper
+	}
+	if rc.stackSize == 0 {
+		rc.stackSize = DefaultRecoverConfig.StackSize
+	}
+	return rc, nil
+}
+
+// panicError turns a recovered panic value into a *PanicError with the
+// stack, re-panicking http.ErrAbortHandler.
+func (rc *recoverer) panicError(v any) error {
+	if e, ok := v.(error); ok && errors.Is(e, http.ErrAbortHandler) {
+		panic(v)
+	}
+	stack := make([]byte, rc.stackSize)
+	stack = stack[:runtime.Stack(stack, false)]
+	return &PanicError{Value: v, Stack: stack}
 }

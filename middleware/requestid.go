@@ -1,6 +1,8 @@
 package middleware
 
 import (
+	"unsafe"
+
 	"github.com/labstack/echo/v4"
 	echomw "github.com/labstack/echo/v4/middleware"
 	"go.uber.org/zap"
@@ -41,9 +43,9 @@ var DefaultRequestIDConfig = RequestIDConfig{Skipper: echomw.DefaultSkipper}
 // request's context.Context (which the echo context carries), where
 // RequestIDFrom, RequestIDFromContext and LoggerFrom find it. Register it
 // with e.Pre so that it also runs for requests the router answers with 404
-// or 405. It costs two allocations per request: the request state (which is
-// also the new context.Context and the request copy) and the ID string. The
-// request-scoped logger is only built when LoggerFrom asks for it.
+// or 405. It costs one allocation per request: the request state, which
+// holds the ID, the header value, the new context.Context and the request
+// copy. The request-scoped logger is only built when LoggerFrom asks for it.
 func RequestID() echo.MiddlewareFunc { return RequestIDWithConfig(DefaultRequestIDConfig) }
 
 // RequestIDWithConfig returns the RequestID middleware with cfg. It panics
@@ -61,31 +63,50 @@ func RequestIDWithConfig(cfg RequestIDConfig) echo.MiddlewareFunc {
 // value has a default, so it currently never fails; the error is there for
 // echo's convention and future fields.
 func (cfg RequestIDConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
-	skipper := cfg.Skipper
-	if skipper == nil {
-		skipper = echomw.DefaultSkipper
-	}
-	base := orDefault(cfg.Logger)
-	trust := cfg.TrustInbound
+	st := cfg.stamper()
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if skipper(c) {
-				return next(c)
+			if !st.skipper(c) {
+				st.stamp(c)
 			}
-			r := c.Request()
-			s := &requestState{base: base}
-			if trust {
-				s.id = trustedInbound(r.Header[HeaderRequestID])
-			}
-			if s.id == "" {
-				s.id = ids.newID()
-			}
-			s.hdr[0] = s.id
-			c.Response().Header()[HeaderRequestID] = s.hdr[:]
-			c.SetRequest(s.attach(r))
 			return next(c)
 		}
 	}, nil
+}
+
+// stamper is a configured RequestID middleware, separate from the closure so
+// that Install can fuse it with recovery into one middleware.
+type stamper struct {
+	skipper echomw.Skipper
+	base    *zap.Logger
+	trust   bool
+}
+
+func (cfg RequestIDConfig) stamper() *stamper {
+	st := &stamper{skipper: cfg.Skipper, base: orDefault(cfg.Logger), trust: cfg.TrustInbound}
+	if st.skipper == nil {
+		st.skipper = echomw.DefaultSkipper
+	}
+	return st
+}
+
+// stamp gives the request its ID: one allocation, the request state, which
+// holds the ID's bytes, the header value, the new context and the request
+// copy.
+func (st *stamper) stamp(c echo.Context) {
+	r := c.Request()
+	s := &requestState{base: st.base}
+	if st.trust {
+		s.id = trustedInbound(r.Header[HeaderRequestID])
+	}
+	if s.id == "" {
+		ids.fill(&s.idBuf)
+		// s.idBuf is never written again, so the string may share it.
+		s.id = unsafe.String(&s.idBuf[0], requestIDLen)
+	}
+	s.hdr[0] = s.id
+	c.Response().Header()[HeaderRequestID] = s.hdr[:]
+	c.SetRequest(s.attach(r))
 }
 
 // trustedInbound returns the inbound request ID when the header has exactly

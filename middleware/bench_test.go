@@ -1,0 +1,124 @@
+package middleware
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+	echomw "github.com/labstack/echo/v4/middleware"
+	"github.com/oklog/ulid/v2"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/layershq/errkit/apierror"
+)
+
+// benchWriter is a ResponseWriter that discards the body and reuses its
+// header map, so the benchmarks measure echo and the middleware rather than
+// the recorder.
+type benchWriter struct {
+	h      http.Header
+	status int
+}
+
+func (w *benchWriter) Header() http.Header         { return w.h }
+func (w *benchWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *benchWriter) WriteHeader(s int)           { w.status = s }
+
+// benchLogger is a production-style zap JSON logger at info level writing to
+// io.Discard: logging is paid for, as in production.
+func benchLogger() *zap.Logger {
+	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(io.Discard), zapcore.InfoLevel))
+}
+
+// benchIssues is the VALIDATION error of the error-path benchmarks.
+func benchIssues() []apierror.Issue {
+	return []apierror.Issue{
+		{Path: "name", Message: "is required."},
+		{Path: "items[0].quantity", Message: "must be positive."},
+		{Path: "email", Message: "is not an email address."},
+	}
+}
+
+// benchServers builds the three setups of the issue: (a) bare echo, (b)
+// echo's Recover + RequestID with the default error handler, (c) errkit's
+// Install. Each has the routes /ok (200), /validation (3 issues) and
+// /internal (a plain error).
+func benchServers(b *testing.B) map[string]*echo.Echo {
+	routes := func(e *echo.Echo, validation echo.HandlerFunc) *echo.Echo {
+		e.GET("/ok", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
+		e.GET("/validation", validation)
+		e.GET("/internal", func(c echo.Context) error { return errors.New("pq: connection refused") })
+		return e
+	}
+	echoValidation := func(c echo.Context) error {
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, echo.Map{
+			"code": "VALIDATION", "message": "The request failed validation.", "issues": benchIssues(),
+		})
+	}
+	errkitValidation := func(c echo.Context) error { return apierror.Validation(benchIssues()...) }
+
+	bare := echo.New()
+	std := echo.New()
+	std.Use(echomw.Recover(), echomw.RequestID())
+	kit := echo.New()
+	if err := Install(kit, Config{Logger: benchLogger()}); err != nil {
+		b.Fatal(err)
+	}
+	return map[string]*echo.Echo{
+		"a=bare":   routes(bare, echoValidation),
+		"b=echo":   routes(std, echoValidation),
+		"c=errkit": routes(kit, errkitValidation),
+	}
+}
+
+// BenchmarkServe measures one request through each setup, in parallel, on
+// the success path (ok) and the error paths (validation, internal).
+func BenchmarkServe(b *testing.B) {
+	servers := benchServers(b)
+	for _, path := range []string{"ok", "validation", "internal"} {
+		for _, name := range []string{"a=bare", "b=echo", "c=errkit"} {
+			e := servers[name]
+			b.Run(path+"/"+name, func(b *testing.B) {
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					req := httptest.NewRequest(http.MethodGet, "/"+path, nil)
+					w := &benchWriter{h: make(http.Header, 4)}
+					for pb.Next() {
+						clear(w.h)
+						e.ServeHTTP(w, req)
+					}
+				})
+			})
+		}
+	}
+}
+
+// BenchmarkRequestIDParallel measures request ID generation alone.
+func BenchmarkRequestIDParallel(b *testing.B) {
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if len(NewRequestID()) != requestIDLen {
+				b.Fatal("bad length")
+			}
+		}
+	})
+}
+
+// BenchmarkULIDMakeParallel is the baseline: ulid.Make, which serialises on
+// one global lock, plus the same string building.
+func BenchmarkULIDMakeParallel(b *testing.B) {
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if len("req_"+ulid.Make().String()) != requestIDLen {
+				b.Fatal("bad length")
+			}
+		}
+	})
+}
