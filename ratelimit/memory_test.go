@@ -16,7 +16,7 @@ import (
 // fakeClock is an injectable store clock that only moves when told.
 type fakeClock struct{ ns atomic.Int64 }
 
-func (f *fakeClock) Now() time.Duration       { return time.Duration(f.ns.Load()) }
+func (f *fakeClock) Now() time.Duration      { return time.Duration(f.ns.Load()) }
 func (f *fakeClock) Advance(d time.Duration) { f.ns.Add(int64(d)) }
 
 // newFakeStore returns a memory store on a fake clock without sweeper.
@@ -46,7 +46,7 @@ func TestMemoryStoreDecisions(t *testing.T) {
 		{0, 1, Decision{Allowed: true, Limit: 3, Remaining: 1, ResetAfter: 2 * s}},
 		{0, 1, Decision{Allowed: true, Limit: 3, Remaining: 0, ResetAfter: 3 * s}},
 		{0, 1, Decision{Limit: 3, Remaining: 0, RetryAfter: 1 * s, ResetAfter: 3 * s}},
-		{0, 1, Decision{Limit: 3, Remaining: 0, RetryAfter: 1*s + 187500 * time.Microsecond, ResetAfter: 3 * s}},
+		{0, 1, Decision{Limit: 3, Remaining: 0, RetryAfter: 1*s + 187500*time.Microsecond, ResetAfter: 3 * s}},
 		{500 * time.Millisecond, 1, Decision{Limit: 3, Remaining: 0, RetryAfter: 500*time.Millisecond + 2*187500*time.Microsecond, ResetAfter: 2500 * time.Millisecond}},
 		{500 * time.Millisecond, 1, Decision{Allowed: true, Limit: 3, Remaining: 0, ResetAfter: 3 * s}},
 		{0, 1, Decision{Limit: 3, Remaining: 0, RetryAfter: 1 * s, ResetAfter: 3 * s}}, // admission reset the line
