@@ -106,3 +106,11 @@ func joinLog(entries []observer.LoggedEntry) string {
 }
 
 var jsonNewDecoder = json.NewDecoder
+
+func httptestRequest() *http.Request { return httptest.NewRequest(http.MethodGet, "/x", nil) }
+
+func serve(e *echo.Echo, req *http.Request) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	return rec
+}

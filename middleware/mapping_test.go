@@ -75,7 +75,7 @@ func TestEchoErrorMapping(t *testing.T) {
 			return echo.NewHTTPError(http.StatusInternalServerError).SetInternal(fmt.Errorf("lookup: %w", apierror.Conflict("already_approved")))
 		}), status: 409, code: apierror.CodeConflict, details: `{"reason":"already_approved"}`},
 		{name: "http.MaxBytesError from errkit BodyLimit while binding",
-			setup: func(e *echo.Echo, _ *Config) { e.POST("/x", bind, BodyLimit(8)) },
+			setup:  func(e *echo.Echo, _ *Config) { e.POST("/x", bind, BodyLimit(8)) },
 			method: http.MethodPost, body: `{"name":"far too long for eight bytes"}`, hdr: jsonPost(""),
 			status: 413, code: apierror.CodePayloadTooLarge, details: `{"maxBytes":8}`},
 		{name: "http.MaxBytesError from the handler's own MaxBytesReader", setup: route(func(c echo.Context) error {
@@ -136,7 +136,7 @@ func TestEchoErrorMapping(t *testing.T) {
 			status: 422, code: apierror.CodeValidation,
 			details: `{"issues":[{"path":"header:Content-Length","message":"Content-Length is required."}]}`},
 		{name: "413 echo BodyLimit with MaxBodyBytes", cfg: Config{ErrorHandler: ErrorHandlerConfig{MaxBodyBytes: 10}},
-			setup: func(e *echo.Echo, _ *Config) { e.POST("/x", bind, echomw.BodyLimit("10B")) },
+			setup:  func(e *echo.Echo, _ *Config) { e.POST("/x", bind, echomw.BodyLimit("10B")) },
 			method: http.MethodPost, body: strings.Repeat("x", 11), status: 413, code: apierror.CodePayloadTooLarge, details: `{"maxBytes":10}`},
 		{name: "413 echo BodyLimit without MaxBodyBytes",
 			setup:  func(e *echo.Echo, _ *Config) { e.POST("/x", bind, echomw.BodyLimit("10B")) },
