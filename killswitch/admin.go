@@ -31,6 +31,9 @@ type AdminConfig struct {
 	// ErrorHandler renders the group's errors. Default
 	// middleware.HTTPErrorHandler (the contract's envelope).
 	ErrorHandler echo.HTTPErrorHandler
+	// Now stamps Switch.At of a PUT (truncated to the second). Default
+	// time.Now.
+	Now func() time.Time
 }
 
 // MaxAdminBody is the largest PUT body the operator API reads, in bytes.
@@ -93,6 +96,9 @@ func RegisterAdminWithConfig(g *echo.Group, cfg AdminConfig) error {
 	}
 	if cfg.ErrorHandler == nil {
 		cfg.ErrorHandler = errkitmw.HTTPErrorHandler
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	a := &admin{cfg: cfg}
 	g.Use(a.guard)
@@ -184,7 +190,7 @@ func (a *admin) put(scope Scope) echo.HandlerFunc {
 			ID:               id,
 			Reason:           body.Reason,
 			By:               op,
-			At:               time.Now().UTC().Truncate(time.Second),
+			At:               a.cfg.Now().UTC().Truncate(time.Second),
 			ExpectedDuration: time.Duration(body.ExpectedDurationSeconds) * time.Second,
 		}
 		if err := s.Validate(); err != nil {
