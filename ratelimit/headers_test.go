@@ -1,0 +1,37 @@
+package ratelimit
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+func TestPolicyHeader(t *testing.T) {
+	tests := []struct {
+		class Class
+		want  string
+	}{
+		{Class{Name: "read", Rate: Rate{PerSecond: 20, Burst: 40}}, `"read";q=40;w=2`},
+		{Class{Name: "write", Rate: Rate{PerSecond: 3, Burst: 10}}, `"write";q=10;w=4`}, // 3.33 s, rounded up
+		{Class{Name: "fast", Rate: Rate{PerSecond: 1000, Burst: 1}}, `"fast";q=1;w=1`},  // never below 1
+		{Class{Name: "slow", Rate: Rate{PerSecond: 0.01, Burst: 2}}, `"slow";q=2;w=200`},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, PolicyHeader(tt.class), tt.class.Name)
+	}
+}
+
+func TestStateHeader(t *testing.T) {
+	tests := []struct {
+		d    Decision
+		want string
+	}{
+		{Decision{Allowed: true, Remaining: 39, ResetAfter: 50 * time.Millisecond}, `"read";r=39;t=1`},
+		{Decision{Remaining: 0, RetryAfter: time.Second, ResetAfter: 2 * time.Second}, `"read";r=0;t=2`},
+		{Decision{Allowed: true, Remaining: 40}, `"read";r=40;t=0`},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, StateHeader("read", tt.d))
+	}
+}
