@@ -29,6 +29,13 @@
 //     first request holds a lease of LeaseTTL (10 s by default) with a random
 //     owner token, renewed while its handler runs, so a crashed server frees
 //     the key within LeaseTTL.
+//   - The route template, not the concrete path, is part of the scope and
+//     the fingerprint: a key reused on the same route with other path
+//     parameters and the same body replays the first response. Clients
+//     must use a fresh key per operation, as the contract asks.
+//   - The response of a request holding the lease is passed through to the
+//     client as it is written and also kept in memory until it is stored,
+//     so idempotent routes should answer with small bodies.
 //   - If the store fails, the request is answered INTERNAL (the client
 //     retries with the same key) rather than risk doing the work twice; the
 //     cause is logged through middleware.LoggerFrom, which carries the
