@@ -14,6 +14,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/layershq/errkit/apierror"
 	"github.com/layershq/errkit/middleware"
+	"github.com/layershq/errkit/principal"
+	"github.com/layershq/errkit/ratelimit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
@@ -110,4 +112,78 @@ func TestEndToEndKillSwitchNotRetried(t *testing.T) {
 	assert.Equal(t, apierror.KillSwitchScope("organization"), d.Scope)
 	ae, _ := apierror.As(err)
 	assert.Regexp(t, `^req_[0-9A-HJKMNP-TV-Z]{26}$`, ae.RequestID())
+}
+
+// TestEndToEndRealRateLimiter runs the client against errkit's whole
+// rate-limiting stack over a real listener: middleware.Install, an auth
+// middleware setting the principal, and ratelimit's middleware on a memory
+// store with burst 1 at 1 request per second. The limiter's clock is the
+// client's fake clock, so the wait the client takes is exactly the one that
+// makes the token exist: the first call is admitted, the second is denied
+// with RATE_LIMITED, waited out and then admitted, with no real sleeping.
+func TestEndToEndRealRateLimiter(t *testing.T) {
+	clk := newFakeClock()
+	origin := clk.Now()
+	store, err := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{
+		SweepInterval: -1,
+		Clock:         func() time.Duration { return clk.Now().Sub(origin) },
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+
+	e := echo.New()
+	require.NoError(t, middleware.Install(e, middleware.Config{Logger: zap.NewNop()}))
+	g := e.Group("/v1", func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			principal.Set(c, principal.Principal{KeyID: "key_full", OrganizationID: "org_demo"})
+			return next(c)
+		}
+	}, ratelimit.RateLimitWithConfig(ratelimit.RateLimitConfig{
+		Store:   store,
+		Classes: map[string]ratelimit.Rate{ratelimit.ClassRead: {PerSecond: 1, Burst: 1}, ratelimit.ClassWrite: {PerSecond: 1, Burst: 1}},
+	}))
+	var (
+		mu   sync.Mutex
+		hits int
+	)
+	g.GET("/whoami", func(c echo.Context) error {
+		mu.Lock()
+		hits++
+		mu.Unlock()
+		return c.JSON(http.StatusOK, map[string]string{"keyId": principal.KeyID(c)})
+	})
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+
+	rec := &recorder{}
+	c := &Client{Transport: &Transport{Base: srv.Client().Transport, Clock: clk, OnAttempt: rec.On}}
+	get := func() *http.Response {
+		req, err := http.NewRequest(http.MethodGet, srv.URL+"/v1/whoami", nil)
+		require.NoError(t, err)
+		resp, err := c.Do(context.Background(), req)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = resp.Body.Close() })
+		return resp
+	}
+
+	first := get()
+	assert.Equal(t, http.StatusOK, first.StatusCode)
+	assert.Empty(t, clk.Waits(), "the first call finds a full bucket")
+
+	second := get()
+	assert.Equal(t, http.StatusOK, second.StatusCode)
+	assert.JSONEq(t, `{"keyId":"key_full"}`, readBody(t, second))
+	assert.Equal(t, 2, hits, "the denied attempt never reached the handler")
+
+	waits := clk.Waits()
+	require.Len(t, waits, 1, "one wait: the denied attempt, then admitted")
+	assert.Equal(t, time.Second, waits[0], "the wait is exactly details.retryAfterMs: one token at 1/s")
+	require.Len(t, rec.attempts, 3)
+	denied := rec.attempts[1]
+	assert.Equal(t, http.StatusTooManyRequests, denied.Response.StatusCode)
+	assert.Equal(t, "1", denied.Response.Header.Get("Retry-After"))
+	d, ok := apierror.DetailsAs[apierror.RateLimitedDetails](denied.Err)
+	require.True(t, ok)
+	assert.Equal(t, int64(1000), d.RetryAfterMs)
+	assert.Equal(t, []Decision{Done, Retry, Done}, rec.Decisions())
 }
