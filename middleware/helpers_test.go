@@ -114,3 +114,5 @@ func serve(e *echo.Echo, req *http.Request) *httptest.ResponseRecorder {
 	e.ServeHTTP(rec, req)
 	return rec
 }
+
+func zapString(k, v string) zap.Field { return zap.String(k, v) }
