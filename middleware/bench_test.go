@@ -46,16 +46,35 @@ func benchIssues() []apierror.Issue {
 
 // benchServers builds the three setups of the issue: (a) bare echo, (b)
 // echo's Recover + RequestID with the default error handler, (c) errkit's
-// Install. Each has the routes /ok (200), /validation (3 issues) and
+// Install. Each has the routes /ok (200), /validation (3 issues: for (a)
+// and (b) the same envelope built with echo.Map, for (c) apierror),
+// /validation-flat (a and b only: a flat echo.Map without requestId) and
 // /internal (a plain error).
 func benchServers(b *testing.B) map[string]*echo.Echo {
-	routes := func(e *echo.Echo, validation echo.HandlerFunc) *echo.Echo {
+	routes := func(e *echo.Echo, validation, flat echo.HandlerFunc) *echo.Echo {
 		e.GET("/ok", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
 		e.GET("/validation", validation)
+		e.GET("/validation-flat", flat)
 		e.GET("/internal", func(c echo.Context) error { return errors.New("pq: connection refused") })
 		return e
 	}
+	// The same envelope as errkit's, written the echo way: an HTTPError
+	// whose message is the body, with the request ID echo's RequestID
+	// middleware put on the response.
 	echoValidation := func(c echo.Context) error {
+		issues := make([]echo.Map, 0, 3)
+		for _, is := range benchIssues() {
+			issues = append(issues, echo.Map{"path": is.Path, "message": is.Message})
+		}
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, echo.Map{"error": echo.Map{
+			"code":      "VALIDATION",
+			"message":   "The request failed validation.",
+			"requestId": c.Response().Header().Get(echo.HeaderXRequestID),
+			"details":   echo.Map{"issues": issues},
+		}})
+	}
+	// The lighter echo way: a flat message, no requestId, no nesting.
+	echoValidationFlat := func(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusUnprocessableEntity, echo.Map{
 			"code": "VALIDATION", "message": "The request failed validation.", "issues": benchIssues(),
 		})
@@ -70,9 +89,9 @@ func benchServers(b *testing.B) map[string]*echo.Echo {
 		b.Fatal(err)
 	}
 	return map[string]*echo.Echo{
-		"a=bare":   routes(bare, echoValidation),
-		"b=echo":   routes(std, echoValidation),
-		"c=errkit": routes(kit, errkitValidation),
+		"a=bare":   routes(bare, echoValidation, echoValidationFlat),
+		"b=echo":   routes(std, echoValidation, echoValidationFlat),
+		"c=errkit": routes(kit, errkitValidation, errkitValidation),
 	}
 }
 
@@ -80,8 +99,11 @@ func benchServers(b *testing.B) map[string]*echo.Echo {
 // the success path (ok) and the error paths (validation, internal).
 func BenchmarkServe(b *testing.B) {
 	servers := benchServers(b)
-	for _, path := range []string{"ok", "validation", "internal"} {
+	for _, path := range []string{"ok", "validation", "validation-flat", "internal"} {
 		for _, name := range []string{"a=bare", "b=echo", "c=errkit"} {
+			if path == "validation-flat" && name == "c=errkit" {
+				continue
+			}
 			e := servers[name]
 			b.Run(path+"/"+name, func(b *testing.B) {
 				b.ReportAllocs()
@@ -98,27 +120,27 @@ func BenchmarkServe(b *testing.B) {
 	}
 }
 
-// BenchmarkRequestIDParallel measures request ID generation alone.
+// BenchmarkRequestIDParallel measures request ID generation alone, as the
+// middleware does it: into the request state's buffer, no allocation.
 func BenchmarkRequestIDParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
+		var buf [requestIDLen]byte
 		for pb.Next() {
-			if len(NewRequestID()) != requestIDLen {
-				b.Fatal("bad length")
-			}
+			ids.fill(&buf)
 		}
 	})
 }
 
 // BenchmarkULIDMakeParallel is the baseline: ulid.Make, which serialises on
-// one global lock, plus the same string building.
+// one global lock, encoded the same way.
 func BenchmarkULIDMakeParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
+		var buf [requestIDLen]byte
+		copy(buf[:], requestIDPrefix)
 		for pb.Next() {
-			if len("req_"+ulid.Make().String()) != requestIDLen {
-				b.Fatal("bad length")
-			}
+			_ = ulid.Make().MarshalTextTo(buf[len(requestIDPrefix):])
 		}
 	})
 }

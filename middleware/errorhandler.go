@@ -196,8 +196,9 @@ func (h *errorHandler) handle(err error, c echo.Context) {
 // logError writes the one log line of an error response.
 func (h *errorHandler) logError(c echo.Context, e *apierror.Error, err error, id string, committed bool) {
 	var level zapcore.Level
+	internal := e.Code() == apierror.CodeInternal || e.Code() == apierror.CodeWorkflowStartFailed
 	switch status := e.Status(); {
-	case e.Code() == apierror.CodeInternal || e.Code() == apierror.CodeWorkflowStartFailed:
+	case internal:
 		level = zapcore.ErrorLevel
 	case status >= 500:
 		level = h.upstreamLevel
@@ -212,15 +213,19 @@ func (h *errorHandler) logError(c echo.Context, e *apierror.Error, err error, id
 	if ce == nil {
 		return
 	}
-	fields := make([]zap.Field, 0, 8)
+	fields := make([]zap.Field, 0, 7)
 	fields = append(fields,
 		zap.String(fieldRequestID, id),
 		zap.String(fieldCode, string(e.Code())),
 		zap.Int(fieldStatus, e.Status()),
 		zap.String(fieldMethod, c.Request().Method),
 		zap.String(fieldRoute, c.Path()),
-		zap.Error(err),
 	)
+	if internal || error(e) != err || e.Unwrap() != nil {
+		// The error adds something to code and status: always for
+		// INTERNAL, and when it wraps or was mapped from another error.
+		fields = append(fields, zap.Error(err))
+	}
 	var pe *PanicError
 	if errors.As(err, &pe) {
 		fields = append(fields, zap.ByteString(fieldStack, pe.Stack))

@@ -161,15 +161,18 @@ func TestLogLevelsAndFields(t *testing.T) {
 	cases := []struct {
 		name  string
 		cfg   ErrorHandlerConfig
-		err   error
-		level zapcore.Level
+		err       error
+		level     zapcore.Level
+		withError bool // the error field is there (it adds to code and status)
 	}{
-		{"internal at error", DefaultErrorHandlerConfig, errors.New("boom"), zapcore.ErrorLevel},
-		{"workflow start failed at error", DefaultErrorHandlerConfig, apierror.WorkflowStartFailed(errors.New("temporal down")), zapcore.ErrorLevel},
-		{"4xx at info by default", DefaultErrorHandlerConfig, apierror.NotFound(), zapcore.InfoLevel},
-		{"4xx at the configured level", ErrorHandlerConfig{ClientErrorLevel: zapcore.DebugLevel}, apierror.NotFound(), zapcore.DebugLevel},
-		{"upstream 5xx at warn by default", DefaultErrorHandlerConfig, apierror.KillSwitch(apierror.ScopeKey), zapcore.WarnLevel},
-		{"upstream 5xx at the configured level", ErrorHandlerConfig{UpstreamErrorLevel: zapcore.ErrorLevel}, apierror.ScrapeFailed(""), zapcore.ErrorLevel},
+		{"internal at error", DefaultErrorHandlerConfig, errors.New("boom"), zapcore.ErrorLevel, true},
+		{"workflow start failed at error", DefaultErrorHandlerConfig, apierror.WorkflowStartFailed(errors.New("temporal down")), zapcore.ErrorLevel, true},
+		{"4xx at info by default", DefaultErrorHandlerConfig, apierror.NotFound(), zapcore.InfoLevel, false},
+		{"wrapped 4xx keeps its error", DefaultErrorHandlerConfig, fmt.Errorf("project p_123: %w", apierror.NotFound()), zapcore.InfoLevel, true},
+		{"4xx with a cause keeps its error", DefaultErrorHandlerConfig, apierror.NotFound().WithCause(errors.New("sql: no rows")), zapcore.InfoLevel, true},
+		{"4xx at the configured level", ErrorHandlerConfig{ClientErrorLevel: zapcore.DebugLevel}, apierror.NotFound(), zapcore.DebugLevel, false},
+		{"upstream 5xx at warn by default", DefaultErrorHandlerConfig, apierror.KillSwitch(apierror.ScopeKey), zapcore.WarnLevel, false},
+		{"upstream 5xx at the configured level", ErrorHandlerConfig{UpstreamErrorLevel: zapcore.ErrorLevel}, apierror.ScrapeFailed(""), zapcore.ErrorLevel, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -180,14 +183,17 @@ func TestLogLevelsAndFields(t *testing.T) {
 			lines := linesWith(logs, id)
 			require.Len(t, lines, 1)
 			assert.Equal(t, c.level, lines[0].Level)
-			assert.Equal(t, map[string]any{
+			want := map[string]any{
 				"requestId": id,
 				"code":      string(apierror.CodeOf(c.err)),
 				"status":    int64(apierror.StatusOf(c.err)),
 				"method":    "POST",
 				"route":     "/projects/:id/publish",
-				"error":     c.err.Error(),
-			}, lines[0].ContextMap())
+			}
+			if c.withError {
+				want["error"] = c.err.Error()
+			}
+			assert.Equal(t, want, lines[0].ContextMap())
 		})
 	}
 
@@ -233,3 +239,40 @@ func TestNewErrorHandlerStandalone(t *testing.T) {
 	env := requireEnvelope(t, rec, 409, "CONFLICT")
 	assert.Len(t, linesWith(logs, env.Error.RequestID), 1)
 }
+
+// claimsNotFound is an error whose As method claims to be NOT_FOUND.
+type claimsNotFound struct{}
+
+func (claimsNotFound) Error() string { return "custom" }
+func (claimsNotFound) As(target any) bool {
+	if p, ok := target.(**apierror.Error); ok {
+		*p = apierror.NotFound()
+		return true
+	}
+	return false
+}
+
+// TestErrorChains checks the chain walk against errors.As semantics:
+// errors.Join trees, As methods, and the priority of a panic.
+func TestErrorChains(t *testing.T) {
+	cases := []struct {
+		name string
+		err  error
+		code apierror.Code
+	}{
+		{"joined", errors.Join(errors.New("first"), fmt.Errorf("w: %w", apierror.Conflict("dup"))), apierror.CodeConflict},
+		{"joined, first wins", errors.Join(apierror.NotFound(), apierror.Conflict("dup")), apierror.CodeNotFound},
+		{"As method", fmt.Errorf("w: %w", claimsNotFound{}), apierror.CodeNotFound},
+		{"panic beats apierror", fmt.Errorf("w: %w", &PanicError{Value: apierror.NotFound()}), apierror.CodeInternal},
+		{"joined HTTPError", errors.Join(errors.New("x"), echo.ErrNotFound), apierror.CodeNotFound},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e, _ := newEcho(t, Config{})
+			e.GET("/x", func(echo.Context) error { return c.err })
+			requireEnvelope(t, do(e, http.MethodGet, "/x", nil), apierrorStatus(c.code), string(c.code))
+		})
+	}
+}
+
+func apierrorStatus(c apierror.Code) int { s, _ := apierror.Lookup(c); return s.Status }

@@ -30,25 +30,27 @@ const maxClientMessage = 200
 // mapping table in the package documentation. It never returns nil for a
 // non-nil err.
 func (h *errorHandler) convert(err error, c echo.Context) *apierror.Error {
-	var pe *PanicError
-	if errors.As(err, &pe) {
+	if e, ok := err.(*apierror.Error); ok {
+		return e // the common case, without walking the chain
+	}
+	var f found
+	f.walk(err)
+	if f.hasAs {
+		f.slow(err) // a custom As method may claim any type: ask errors.As
+	}
+	switch {
+	case f.panic != nil:
+		return apierror.Internal(err)
+	case f.api != nil:
+		return f.api
+	case f.maxBytes != nil:
+		return apierror.PayloadTooLarge(f.maxBytes.Limit)
+	case f.binding != nil:
+		return apierror.Validation(apierror.Issue{Path: sanitize(f.binding.Field, pathRequest), Message: "has an invalid value."})
+	case f.http == nil:
 		return apierror.Internal(err)
 	}
-	if e, ok := apierror.As(err); ok {
-		return e
-	}
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return apierror.PayloadTooLarge(mbe.Limit)
-	}
-	var be *echo.BindingError
-	if errors.As(err, &be) {
-		return apierror.Validation(apierror.Issue{Path: be.Field, Message: "has an invalid value."})
-	}
-	var he *echo.HTTPError
-	if !errors.As(err, &he) {
-		return apierror.Internal(err)
-	}
+	he := f.http
 	switch he.Code {
 	case http.StatusBadRequest:
 		return badRequest(he)
@@ -189,4 +191,76 @@ func (h *errorHandler) retryAfterOf(c echo.Context) time.Duration {
 		}
 	}
 	return h.defaultRetryAfter
+}
+
+// found holds the first error of each type the mapping cares about in an
+// error's chain.
+type found struct {
+	panic    *PanicError
+	api      *apierror.Error
+	maxBytes *http.MaxBytesError
+	binding  *echo.BindingError
+	http     *echo.HTTPError
+	hasAs    bool // some error in the chain has an As method
+}
+
+// walk visits err's chain in the order errors.As does (depth first through
+// Unwrap() error and Unwrap() []error) with type switches, which is several
+// times cheaper than one errors.As call per type.
+func (f *found) walk(err error) {
+	for err != nil {
+		switch e := err.(type) {
+		case *PanicError:
+			f.panic = first(f.panic, e)
+		case *apierror.Error:
+			f.api = first(f.api, e)
+		case *http.MaxBytesError:
+			f.maxBytes = first(f.maxBytes, e)
+		case *echo.BindingError:
+			f.binding = first(f.binding, e)
+		case *echo.HTTPError:
+			f.http = first(f.http, e)
+		}
+		if _, ok := err.(interface{ As(any) bool }); ok {
+			f.hasAs = true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				f.walk(e)
+			}
+			return
+		default:
+			return
+		}
+	}
+}
+
+// slow fills f with errors.As, which honours As methods.
+func (f *found) slow(err error) {
+	*f = found{}
+	if !errors.As(err, &f.panic) {
+		f.panic = nil
+	}
+	f.api, _ = apierror.As(err)
+	if !errors.As(err, &f.maxBytes) {
+		f.maxBytes = nil
+	}
+	if !errors.As(err, &f.binding) {
+		f.binding = nil
+	}
+	if !errors.As(err, &f.http) {
+		f.http = nil
+	}
+}
+
+// first returns cur when it is set, else e.
+func first[T comparable](cur, e T) T {
+	var zero T
+	if cur != zero {
+		return cur
+	}
+	return e
 }
