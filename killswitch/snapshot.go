@@ -13,8 +13,8 @@ type snapshot struct {
 	global *Switch
 	orgs   map[string]*Switch // the state, for copy-on-write and list
 	keys   map[string]*Switch
-	orgT   *table // the same, for check; nil when empty
-	keyT   *table
+	orgT   table // the same, for check, held by value to save a load
+	keyT   table
 }
 
 // emptySnapshot has no switch on.
@@ -26,12 +26,12 @@ func (s *snapshot) check(keyID, orgID string) (Switch, bool) {
 	if s.global != nil {
 		return *s.global, true
 	}
-	if orgID != "" && s.orgT != nil {
+	if orgID != "" {
 		if sw := s.orgT.get(orgID); sw != nil {
 			return *sw, true
 		}
 	}
-	if keyID != "" && s.keyT != nil {
+	if keyID != "" {
 		if sw := s.keyT.get(keyID); sw != nil {
 			return *sw, true
 		}

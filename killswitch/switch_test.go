@@ -187,7 +187,8 @@ func TestTableAgreesWithMap(t *testing.T) {
 				m[id] = &Switch{Scope: ScopeKey, ID: id}
 			}
 			tb := newTable(m)
-			require.NotNil(t, tb)
+			require.Len(t, tb.slots, int(tb.mask)+1)
+			require.GreaterOrEqual(t, len(tb.slots), 2*n)
 			for id, sw := range m {
 				require.Same(t, sw, tb.get(id), id)
 			}
@@ -198,7 +199,8 @@ func TestTableAgreesWithMap(t *testing.T) {
 			require.Nil(t, tb.get(""))
 		})
 	}
-	require.Nil(t, newTable(nil))
+	empty := newTable(nil)
+	require.Nil(t, empty.get("x"))
 }
 
 func TestCheckDoesNotAllocate(t *testing.T) {
@@ -214,4 +216,29 @@ func TestCheckDoesNotAllocate(t *testing.T) {
 		m.Check("key_x", "org_x")
 	})
 	assert.Zero(t, allocs)
+}
+
+// TestTableProbeLength guards the hash quality: with 10k sequential IDs
+// (the benchmark's worst realistic case) misses must end after a couple of
+// probes on average, as linear probing at <= 50% load promises for a
+// well-spread hash. A poor hash clusters and fails this.
+func TestTableProbeLength(t *testing.T) {
+	m := make(map[string]*Switch, 10000)
+	for i := 0; i < 10000; i++ {
+		m["org_"+strconv.Itoa(i)] = &Switch{}
+	}
+	tb := newTable(m)
+	total := 0
+	for i := 0; i < 10000; i++ {
+		id := "org_live_" + strconv.Itoa(i)
+		h := hashID(tb.seed, id)
+		n := 1
+		for j := h & tb.mask; tb.slots[j].h != 0; j = (j + 1) & tb.mask {
+			n++
+		}
+		total += n
+	}
+	avg := float64(total) / 10000
+	t.Logf("average miss probe length %.2f", avg)
+	assert.Less(t, avg, 2.5)
 }

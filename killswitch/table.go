@@ -26,13 +26,14 @@ type slot struct {
 	sw *Switch
 }
 
-// newTable builds a table holding every entry of m; nil when m is empty.
-func newTable(m map[string]*Switch) *table {
+// newTable builds a table holding every entry of m; the zero table when m
+// is empty.
+func newTable(m map[string]*Switch) table {
 	if len(m) == 0 {
-		return nil
+		return table{}
 	}
 	n := uint64(1) << bits.Len64(uint64(2*len(m)-1)) // power of two >= 2*len(m)
-	t := &table{seed: randomSeed(), mask: n - 1, slots: make([]slot, n)}
+	t := table{seed: randomSeed(), mask: n - 1, slots: make([]slot, n)}
 	for id, sw := range m {
 		h := hashID(t.seed, id)
 		i := h & t.mask
@@ -44,8 +45,12 @@ func newTable(m map[string]*Switch) *table {
 	return t
 }
 
-// get returns the switch stored for id, or nil.
+// get returns the switch stored for id, or nil. The zero table holds
+// nothing.
 func (t *table) get(id string) *Switch {
+	if len(t.slots) == 0 {
+		return nil
+	}
 	h := hashID(t.seed, id)
 	for i := h & t.mask; ; i = (i + 1) & t.mask {
 		s := &t.slots[i]
@@ -66,34 +71,52 @@ func randomSeed() uint64 {
 	return binary.LittleEndian.Uint64(b[:])
 }
 
+// wyhash-style constants.
 const (
-	hashMul1 = 0x9E3779B97F4A7C15
-	hashMul2 = 0xBF58476D1CE4E5B9
-	hashMul3 = 0x94D049BB133111EB
+	hashK0 = 0xa0761d6478bd642f
+	hashK1 = 0xe7037ed1a0b428db
 )
 
-// hashID hashes s eight bytes at a time (splitmix64-style mixing of each
-// word into the state) and returns it with the low bit set. It does not
-// allocate.
+// wymix is the 128-bit multiply-fold of wyhash: the xor of the high and
+// low halves of x*y.
+func wymix(x, y uint64) uint64 {
+	hi, lo := bits.Mul64(x, y)
+	return hi ^ lo
+}
+
+// r8 reads eight bytes little-endian; the compiler turns it into one load.
+func r8(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// r4 reads four bytes little-endian.
+func r4(s string) uint64 {
+	_ = s[3]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24
+}
+
+// hashID hashes s in the manner of wyhash (one 128-bit multiply per 16
+// bytes, overlapping reads for the tail) and returns it with the low bit
+// set. IDs are short, so the common case is a single multiply. It does not allocate.
 func hashID(seed uint64, s string) uint64 {
-	h := seed ^ (uint64(len(s)) * hashMul1)
-	for len(s) >= 8 {
-		w := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-		h = bits.RotateLeft64((h^w)*hashMul2, 31) * hashMul1
-		s = s[8:]
-	}
-	if len(s) > 0 {
-		var w uint64
-		for i := 0; i < len(s); i++ {
-			w |= uint64(s[i]) << (8 * i)
+	n := len(s)
+	var a, b uint64
+	switch {
+	case n > 16:
+		rest := s
+		for len(rest) > 16 {
+			seed = wymix(r8(rest)^hashK1, r8(rest[8:])^seed)
+			rest = rest[16:]
 		}
-		h = bits.RotateLeft64((h^w)*hashMul2, 31) * hashMul1
+		a, b = r8(s[n-16:]), r8(s[n-8:])
+	case n >= 8:
+		a, b = r8(s), r8(s[n-8:])
+	case n >= 4:
+		a, b = r4(s), r4(s[n-4:])
+	case n > 0:
+		a = uint64(s[0])<<16 | uint64(s[n>>1])<<8 | uint64(s[n-1])
 	}
-	h ^= h >> 30
-	h *= hashMul2
-	h ^= h >> 27
-	h *= hashMul3
-	h ^= h >> 31
-	return h | 1
+	return wymix(a^hashK1^uint64(n), b^seed^hashK0) | 1
 }
