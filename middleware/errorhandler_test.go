@@ -159,8 +159,8 @@ func TestHandledOnce(t *testing.T) {
 // TestLogLevelsAndFields checks the log line of each class of error.
 func TestLogLevelsAndFields(t *testing.T) {
 	cases := []struct {
-		name  string
-		cfg   ErrorHandlerConfig
+		name      string
+		cfg       ErrorHandlerConfig
 		err       error
 		level     zapcore.Level
 		withError bool // the error field is there (it adds to code and status)
