@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	port := ln.Addr().(*net.TCPAddr).Port
+	require.NoError(t, ln.Close())
+	return port
+}
+
+// TestBinary builds the real command, starts it, serves one request, stops
+// it with SIGINT and checks a clean exit, the banner on stdout and JSON log
+// lines with the requestId on stderr.
+func TestBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "partnerapi")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stderr = os.Stderr
+	require.NoError(t, build.Run())
+
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	cmd := exec.Command(bin, "-addr", addr)
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+
+	base := "http://" + addr
+	_, ok := waitFor(t, 10*time.Second, func() bool {
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	require.True(t, ok, "server did not come up; stderr:\n%s", stderr.String())
+
+	resp := doURL(t, base, request{method: "GET", path: "/v1/whoami", key: keyFull})
+	require.Equal(t, 200, resp.status)
+	reqID := resp.header.Get("X-Request-Id")
+	unauth := doURL(t, base, request{method: "GET", path: "/v1/whoami"})
+	requireError(t, unauth, 401, "UNAUTHENTICATED")
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
+	select {
+	case err := <-exited:
+		require.NoError(t, err, "exit status; stderr:\n%s", stderr.String())
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no exit 10s after SIGINT; stderr:\n%s", stderr.String())
+	}
+	require.Equal(t, 0, cmd.ProcessState.ExitCode())
+
+	out := stdout.String()
+	require.Contains(t, out, base)
+	for _, k := range demoKeys {
+		require.Contains(t, out, k.Secret)
+	}
+	require.Equal(t, 3, strings.Count(out, "curl -i "))
+
+	var sawWhoami, sawUnauth, sawStopped bool
+	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &m), "stderr line is not JSON: %s", line)
+		require.Contains(t, m, "level")
+		require.Contains(t, m, "ts")
+		require.Contains(t, m, "msg")
+		if _, about := m["route"]; about {
+			require.Regexp(t, `^req_`, m["requestId"], "request line without requestId: %s", line)
+		}
+		switch {
+		case m["requestId"] == reqID && m["msg"] == "request":
+			sawWhoami = true
+			require.Equal(t, "/v1/whoami", m["route"])
+			require.EqualValues(t, 200, m["status"])
+		case m["requestId"] == unauth.header.Get("X-Request-Id") && m["code"] == "UNAUTHENTICATED":
+			sawUnauth = true
+		case m["msg"] == "stopped":
+			sawStopped = true
+		}
+	}
+	require.True(t, sawWhoami, "no access log line for %s:\n%s", reqID, stderr.String())
+	require.True(t, sawUnauth, "no error log line for the 401")
+	require.True(t, sawStopped, "no graceful stop")
+}
+
+// TestFlags rejects rates the rate limiter cannot use before starting.
+func TestFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-read-burst", "0"},
+		{"-read-burst", "1.5"},
+		{"-write-rate", "0"},
+		{"-write-rate", "-1"},
+		{"-read-rate", "NaN"},
+		{"-nope"},
+	} {
+		var out bytes.Buffer
+		require.Error(t, run(args, &out), "%v", args)
+		require.Empty(t, out.String(), "%v printed a banner", args)
+	}
+	r, err := rate(1e9, 1e9)
+	require.NoError(t, err)
+	require.Equal(t, 1_000_000_000, r.Burst)
+}
