@@ -42,8 +42,8 @@ var DefaultRequestIDConfig = RequestIDConfig{Skipper: echomw.DefaultSkipper}
 // runs, sets the X-Request-Id response header, and stores the ID in the
 // request's context.Context (which the echo context carries), where
 // RequestIDFrom, RequestIDFromContext and LoggerFrom find it. Register it
-// with e.Pre so that it also runs for requests the router answers with 404
-// or 405. It costs one allocation per request: the request state, which
+// first, with e.Use (echo runs it around the router's 404 and 405 handlers
+// too) or with e.Pre to put e.Pre middleware inside it as well. It costs one allocation per request: the request state, which
 // holds the ID, the header value, the new context.Context and the request
 // copy. The request-scoped logger is only built when LoggerFrom asks for it.
 func RequestID() echo.MiddlewareFunc { return RequestIDWithConfig(DefaultRequestIDConfig) }
