@@ -16,8 +16,9 @@
 //
 // Every response carries X-Request-Id: req_<ULID> (26 uppercase Crockford
 // base32 characters), the same value as the requestId of an error body. The
-// ID is made before routing and stored in the request's context.Context;
-// read it with RequestIDFrom(c) or RequestIDFromContext(ctx). LoggerFrom(c)
+// ID is made before the handler and later middleware run (echo also runs it
+// around the router's 404/405 handlers) and stored in the request's
+// context.Context; read it with RequestIDFrom(c) or RequestIDFromContext(ctx). LoggerFrom(c)
 // returns a *zap.Logger carrying the requestId field, built on first use.
 //
 // IDs from one process sort by creation time: the ULID's 48-bit timestamp

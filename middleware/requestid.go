@@ -43,9 +43,9 @@ var DefaultRequestIDConfig = RequestIDConfig{Skipper: echomw.DefaultSkipper}
 // request's context.Context (which the echo context carries), where
 // RequestIDFrom, RequestIDFromContext and LoggerFrom find it. Register it
 // first, with e.Use (echo runs it around the router's 404 and 405 handlers
-// too) or with e.Pre to put e.Pre middleware inside it as well. It costs one allocation per request: the request state, which
-// holds the ID, the header value, the new context.Context and the request
-// copy. The request-scoped logger is only built when LoggerFrom asks for it.
+// too) or with e.Pre to put e.Pre middleware inside it as well. It costs
+// one allocation per request: the request state, which holds the ID, the
+// header value, the new context.Context and the request copy. The request-scoped logger is only built when LoggerFrom asks for it.
 func RequestID() echo.MiddlewareFunc { return RequestIDWithConfig(DefaultRequestIDConfig) }
 
 // RequestIDWithConfig returns the RequestID middleware with cfg. It panics
