@@ -373,9 +373,15 @@ func TestIdempotency(t *testing.T) {
 	require.NotEqual(t, first.header.Get("X-Request-Id"), again.header.Get("X-Request-Id"))
 
 	env := requireError(t, send("order-42", `{"hook":"second"}`), 409, "IDEMPOTENCY_CONFLICT")
+	params := []idempotency.Param{{Name: "projectId", Value: "prj_demo"}}
 	requireDetails(t, env, fmt.Sprintf(`{"originalRequestHash":%q,"currentRequestHash":%q}`,
-		idempotency.Fingerprint("POST", "/v1/projects/:projectId/content", []byte(`{"hook":"first"}`)),
-		idempotency.Fingerprint("POST", "/v1/projects/:projectId/content", []byte(`{"hook":"second"}`))))
+		idempotency.Fingerprint("POST", "/v1/projects/:projectId/content", params, []byte(`{"hook":"first"}`)),
+		idempotency.Fingerprint("POST", "/v1/projects/:projectId/content", params, []byte(`{"hook":"second"}`))))
+
+	// The path parameters are part of the fingerprint: the same key and body
+	// sent to another project is a different request.
+	requireError(t, s.do(t, request{method: "POST", path: "/v1/projects/prj_auto/content", key: keyFull, body: `{"hook":"first"}`,
+		header: map[string]string{idempotency.HeaderKey: "order-42"}}), 409, "IDEMPOTENCY_CONFLICT")
 
 	// A failed request is not remembered: fixing the body with the same key
 	// runs it.

@@ -53,9 +53,10 @@ var examples = map[apierror.Code]func(c echo.Context) error{
 	apierror.CodeConflict:        func(echo.Context) error { return apierror.Conflict("already_approved") },
 	apierror.CodeIdempotencyConflict: func(echo.Context) error {
 		const route = "/v1/projects/:projectId/content"
+		params := []idempotency.Param{{Name: "projectId", Value: "prj_demo"}}
 		return apierror.IdempotencyConflict(
-			idempotency.Fingerprint(http.MethodPost, route, []byte(`{"hook":"first"}`)),
-			idempotency.Fingerprint(http.MethodPost, route, []byte(`{"hook":"second"}`)))
+			idempotency.Fingerprint(http.MethodPost, route, params, []byte(`{"hook":"first"}`)),
+			idempotency.Fingerprint(http.MethodPost, route, params, []byte(`{"hook":"second"}`)))
 	},
 	apierror.CodeValidation: func(echo.Context) error {
 		return apierror.Validation(
