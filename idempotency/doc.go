@@ -12,9 +12,11 @@
 //   - A key belongs to a scope: the caller's API key ID (principal.KeyID by
 //     default), the HTTP method and the route template (c.Path()). Two
 //     callers can use the same key string without colliding.
-//   - The request fingerprint is SHA-256 over the method, the route template
-//     and the body (see Fingerprint), rendered "sha256:<hex>". Bodies over
-//     MaxBodyBytes are refused with PAYLOAD_TOO_LARGE before hashing.
+//   - The request fingerprint is SHA-256 over the method, the route
+//     template, the path parameters (names and values, in route order) and
+//     the body (see Fingerprint for the exact bytes), rendered
+//     "sha256:<hex>". Bodies over MaxBodyBytes are refused with
+//     PAYLOAD_TOO_LARGE before hashing.
 //   - Only work that was done is remembered: a 2xx response (status, the
 //     ReplayHeaders and the body) is stored for TTL (24 h by default) and
 //     replayed on a repeat with the same fingerprint, with the header
@@ -29,10 +31,15 @@
 //     first request holds a lease of LeaseTTL (10 s by default) with a random
 //     owner token, renewed while its handler runs, so a crashed server frees
 //     the key within LeaseTTL.
-//   - The route template, not the concrete path, is part of the scope and
-//     the fingerprint: a key reused on the same route with other path
-//     parameters and the same body replays the first response. Clients
-//     must use a fresh key per operation, as the contract asks.
+//   - The scope holds the route template, the fingerprint also the
+//     concrete resource: a key reused on the same route template with other
+//     path parameters (POST /v1/projects/p1/content, then
+//     /v1/projects/p2/content) and the same body is answered
+//     IDEMPOTENCY_CONFLICT, never with the first resource's response.
+//     Clients must use a fresh key per operation, as the contract asks.
+//     Records stored by errkit versions whose fingerprint had no path
+//     parameters still replay to the same method, route and body until
+//     they expire.
 //   - The response of a request holding the lease is passed through to the
 //     client as it is written and also kept in memory until it is stored,
 //     so idempotent routes should answer with small bodies.

@@ -57,16 +57,23 @@ func Example() {
 	// Output:
 	// 201  {"order":1}
 	// 201 true {"order":1}
-	// 409 IDEMPOTENCY_CONFLICT sha256:e31dddcc36b6e1bd61990236c991137a117efeb4b9d984d52308df53fe5ff15b sha256:7f20e6cdbd43e64669a431e1ce6aef71071f5994b14ce76d70cf40facca6089e
+	// 409 IDEMPOTENCY_CONFLICT sha256:c8358d135317281c8e036ff1a3fb3405ab892de77e35c7dee85c1f8125868d05 sha256:91cfee0e4449da21e6fa177df0868dc214af8c77bbdc42bcc75162a31438298e
 	// handler runs: 1
 }
 
 // Fingerprint is what IDEMPOTENCY_CONFLICT reports, so a client can check
-// which body a key was first used with.
+// which request a key was first used with: the method, the route template,
+// the path parameters and the body.
 func ExampleFingerprint() {
-	fmt.Println(idempotency.Fingerprint(http.MethodPost, "/v1/orders", []byte(`{"sku":"a"}`)))
+	const route = "/v1/projects/:projectId/content"
+	body := []byte(`{"hook":"a"}`)
+	fmt.Println(idempotency.Fingerprint(http.MethodPost, route, []idempotency.Param{{Name: "projectId", Value: "p1"}}, body))
+	fmt.Println(idempotency.Fingerprint(http.MethodPost, route, []idempotency.Param{{Name: "projectId", Value: "p2"}}, body))
+	fmt.Println(idempotency.Fingerprint(http.MethodPost, "/v1/orders", nil, []byte(`{"sku":"a"}`)))
 	// Output:
-	// sha256:e31dddcc36b6e1bd61990236c991137a117efeb4b9d984d52308df53fe5ff15b
+	// sha256:214ef04c1937ba78ff221b119b11f44797d9a08c052b261a702815e75ade0ee3
+	// sha256:0c5876780850889469fe14c82e50ccfa55be3153f4306af4fa11ae283944e76e
+	// sha256:c8358d135317281c8e036ff1a3fb3405ab892de77e35c7dee85c1f8125868d05
 }
 
 // Every instance of a service shares one RedisStore keyspace, so a retry

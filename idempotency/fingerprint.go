@@ -10,23 +10,79 @@ import (
 // FingerprintPrefix starts every rendered fingerprint.
 const FingerprintPrefix = "sha256:"
 
+// Param is one path parameter of a request: its name in the route template
+// and its value in the request path, as echo reports them
+// (c.ParamNames() and c.ParamValues()).
+type Param struct {
+	Name  string
+	Value string
+}
+
 // Fingerprint returns the request fingerprint that IDEMPOTENCY_CONFLICT
 // reports in details.originalRequestHash and details.currentRequestHash:
 // "sha256:" followed by the lowercase hex SHA-256 of
 //
-//	uint64be(len(method)) || method || uint64be(len(route)) || route || body
+//	u64(len(method)) || method ||
+//	u64(len(route))  || route  ||
+//	u64(len(params)) ||
+//	for each param, in route order:
+//	    u64(len(name)) || name || u64(len(value)) || value ||
+//	body
 //
-// where route is the route template (c.Path(), for example
-// "/v1/projects/:projectId/content"), not the concrete URL. The length
-// prefixes make the encoding unambiguous, so equal fingerprints mean equal
-// (method, route, body) triples.
-func Fingerprint(method, route string, body []byte) string {
+// where u64(n) is n as an 8-byte big-endian unsigned integer and lengths
+// are in bytes. method is the HTTP method; route is the route template
+// (c.Path(), for example "/v1/projects/:projectId/content"); params are the
+// path parameters in the order the template names them, with the values
+// echo extracted from the request path (c.ParamValues(), for example
+// {projectId, prj_1}); body is the raw request body. A route without path
+// parameters hashes u64(0) for params.
+//
+// Because every field but the last is length-prefixed, the encoding is
+// unambiguous: equal fingerprints mean equal (method, route, params, body),
+// so the same key and body sent to /v1/projects/p1/content and then to
+// /v1/projects/p2/content have different fingerprints.
+func Fingerprint(method, route string, params []Param, body []byte) string {
+	h := sha256.New()
+	writeField(h, method)
+	writeField(h, route)
+	writeLen(h, len(params))
+	for _, p := range params {
+		writeField(h, p.Name)
+		writeField(h, p.Value)
+	}
+	h.Write(body)
+	return sum(h)
+}
+
+// fingerprint is Fingerprint on echo's parallel name and value slices,
+// without building a []Param. A missing value counts as "".
+func fingerprint(method, route string, names, values []string, body []byte) string {
+	h := sha256.New()
+	writeField(h, method)
+	writeField(h, route)
+	writeLen(h, len(names))
+	for i, n := range names {
+		writeField(h, n)
+		v := ""
+		if i < len(values) {
+			v = values[i]
+		}
+		writeField(h, v)
+	}
+	h.Write(body)
+	return sum(h)
+}
+
+// legacyFingerprint is the fingerprint of errkit versions that did not hash
+// path parameters: the SHA-256 of u64(len(method)) || method ||
+// u64(len(route)) || route || body. It is only compared with records those
+// versions stored, so that a retry across an upgrade still replays.
+func legacyFingerprint(method, route string, body []byte) string {
 	h := sha256.New()
 	writeField(h, method)
 	writeField(h, route)
 	h.Write(body)
-	var sum [sha256.Size]byte
-	return FingerprintPrefix + hex.EncodeToString(h.Sum(sum[:0]))
+	return sum(h)
 }
 
 // storeKey returns the fixed-length (64 hex characters) store key of an
@@ -39,14 +95,25 @@ func storeKey(scope, method, route, key string) string {
 	writeField(h, method)
 	writeField(h, route)
 	writeField(h, key)
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0]))
+	var s [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(s[:0]))
+}
+
+// sum renders h's SHA-256 as a fingerprint.
+func sum(h hash.Hash) string {
+	var s [sha256.Size]byte
+	return FingerprintPrefix + hex.EncodeToString(h.Sum(s[:0]))
 }
 
 // writeField writes s to h preceded by its length as a big-endian uint64.
 func writeField(h hash.Hash, s string) {
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(len(s)))
-	h.Write(n[:])
+	writeLen(h, len(s))
 	h.Write([]byte(s))
+}
+
+// writeLen writes n to h as a big-endian uint64.
+func writeLen(h hash.Hash, n int) {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(n))
+	h.Write(b[:])
 }

@@ -2,6 +2,7 @@ package idempotency
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"regexp"
 	"testing"
@@ -10,13 +11,19 @@ import (
 )
 
 // recompute is the documented fingerprint construction, written out
-// independently of Fingerprint.
-func recompute(method, route string, body []byte) string {
+// independently of Fingerprint: params alternate name, value.
+func recompute(method, route string, body []byte, params ...string) string {
+	u64 := func(b []byte, n int) []byte { return binary.BigEndian.AppendUint64(b, uint64(n)) }
 	var b []byte
-	b = append(b, 0, 0, 0, 0, 0, 0, 0, byte(len(method)))
+	b = u64(b, len(method))
 	b = append(b, method...)
-	b = append(b, 0, 0, 0, 0, 0, 0, 0, byte(len(route)))
+	b = u64(b, len(route))
 	b = append(b, route...)
+	b = u64(b, len(params)/2)
+	for _, s := range params {
+		b = u64(b, len(s))
+		b = append(b, s...)
+	}
 	b = append(b, body...)
 	sum := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(sum[:])
@@ -25,24 +32,59 @@ func recompute(method, route string, body []byte) string {
 func TestFingerprint(t *testing.T) {
 	tests := []struct {
 		method, route string
+		params        []Param
 		body          []byte
 	}{
-		{"POST", "/v1/projects/:projectId/content", []byte(`{"hook":"a"}`)},
-		{"PATCH", "/v1/things/:id", nil},
-		{"POST", "", []byte{0, 1, 2, 0xff}},
+		{"POST", "/v1/projects/:projectId/content", []Param{{"projectId", "prj_1"}}, []byte(`{"hook":"a"}`)},
+		{"PATCH", "/v1/orgs/:org/things/:id", []Param{{"org", "o1"}, {"id", "t 2/é"}}, nil},
+		{"POST", "/v1/orders", nil, []byte(`{"sku":"a"}`)},
+		{"POST", "", []Param{{"", ""}}, []byte{0, 1, 2, 0xff}},
 	}
 	for _, tt := range tests {
-		assert.Equal(t, recompute(tt.method, tt.route, tt.body), Fingerprint(tt.method, tt.route, tt.body))
+		var flat, names, values []string
+		for _, p := range tt.params {
+			flat = append(flat, p.Name, p.Value)
+			names = append(names, p.Name)
+			values = append(values, p.Value)
+		}
+		want := recompute(tt.method, tt.route, tt.body, flat...)
+		assert.Equal(t, want, Fingerprint(tt.method, tt.route, tt.params, tt.body))
+		assert.Equal(t, want, fingerprint(tt.method, tt.route, names, values, tt.body),
+			"the middleware's form hashes the same bytes")
 	}
-	// The SHA-256 of the empty-method, empty-route, empty-body encoding
-	// (sixteen zero bytes), fixed so that the format can't drift silently.
-	assert.Equal(t, "sha256:374708fff7719dd5979ec875d56cd2286f6d3cf7ec317a3b25632aab28ec37bb", Fingerprint("", "", nil))
+	// The SHA-256 of the empty-method, empty-route, no-params, empty-body
+	// encoding (24 zero bytes), fixed so that the format can't drift
+	// silently.
+	assert.Equal(t, "sha256:9d908ecfb6b256def8b49a7c504e6c889c4b0e41fe6ce3e01863dd7b61a20aa0", Fingerprint("", "", nil, nil))
+	// The fingerprint of the versions without path parameters (16 zero
+	// bytes), which stored records may still carry.
+	assert.Equal(t, "sha256:374708fff7719dd5979ec875d56cd2286f6d3cf7ec317a3b25632aab28ec37bb", legacyFingerprint("", "", nil))
+	assert.NotEqual(t, Fingerprint("POST", "/a", nil, nil), legacyFingerprint("POST", "/a", nil))
 }
 
 func TestFingerprintUnambiguous(t *testing.T) {
-	assert.NotEqual(t, Fingerprint("POST", "/a", []byte("b")), Fingerprint("POST", "/ab", nil))
-	assert.NotEqual(t, Fingerprint("POS", "T/a", nil), Fingerprint("POST", "/a", nil))
-	assert.NotEqual(t, Fingerprint("POST", "/a", []byte(`{"a":1}`)), Fingerprint("POST", "/a", []byte(`{"a":2}`)))
+	const route = "/v1/projects/:projectId/content"
+	p := func(kv ...string) []Param {
+		var ps []Param
+		for i := 0; i < len(kv); i += 2 {
+			ps = append(ps, Param{kv[i], kv[i+1]})
+		}
+		return ps
+	}
+	pairs := [][2]string{
+		{Fingerprint("POST", "/a", nil, []byte("b")), Fingerprint("POST", "/ab", nil, nil)},
+		{Fingerprint("POS", "T/a", nil, nil), Fingerprint("POST", "/a", nil, nil)},
+		{Fingerprint("POST", "/a", nil, []byte(`{"a":1}`)), Fingerprint("POST", "/a", nil, []byte(`{"a":2}`))},
+		// The concrete resource is part of the fingerprint.
+		{Fingerprint("POST", route, p("projectId", "p1"), nil), Fingerprint("POST", route, p("projectId", "p2"), nil)},
+		{Fingerprint("POST", route, p("projectId", "p1"), nil), Fingerprint("POST", route, p("projectI", "dp1"), nil)},
+		{Fingerprint("POST", route, p("a", "1", "b", "2"), nil), Fingerprint("POST", route, p("b", "2", "a", "1"), nil)},
+		{Fingerprint("POST", route, p("a", ""), nil), Fingerprint("POST", route, nil, nil)},
+		{Fingerprint("POST", route, p("a", "1"), []byte("x")), Fingerprint("POST", route, p("a", "1x"), nil)},
+	}
+	for i, pr := range pairs {
+		assert.NotEqual(t, pr[0], pr[1], "pair %d", i)
+	}
 }
 
 func TestStoreKey(t *testing.T) {

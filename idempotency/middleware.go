@@ -227,7 +227,7 @@ func (m *idempotency) handle(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		route := c.Path()
-		fp := Fingerprint(req.Method, route, body)
+		fp := fingerprint(req.Method, route, c.ParamNames(), c.ParamValues(), body)
 		skey := storeKey(scope, req.Method, route, key)
 		token := rand.Text()
 
@@ -245,7 +245,7 @@ func (m *idempotency) handle(next echo.HandlerFunc) echo.HandlerFunc {
 			if lk.Record == nil {
 				return m.internal(rc, "acquire", errors.New("idempotency: store reported Completed without a record"))
 			}
-			if lk.Record.Fingerprint != fp {
+			if lk.Record.Fingerprint != fp && lk.Record.Fingerprint != legacyFingerprint(req.Method, route, body) {
 				return apierror.IdempotencyConflict(lk.Record.Fingerprint, fp)
 			}
 			replay(c, lk.Record)

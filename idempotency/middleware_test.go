@@ -78,8 +78,8 @@ func TestIdempotencyConflict(t *testing.T) {
 
 		r := mustDo(t, srv, call{keyID: "key_A", keys: []string{"order-1"}, body: bodyB})
 		assert.Equal(t, http.StatusConflict, r.status)
-		orig := recompute(http.MethodPost, contentRoute, []byte(bodyA))
-		cur := recompute(http.MethodPost, contentRoute, []byte(bodyB))
+		orig := recompute(http.MethodPost, contentRoute, []byte(bodyA), "projectId", "prj_1")
+		cur := recompute(http.MethodPost, contentRoute, []byte(bodyB), "projectId", "prj_1")
 		require.NotEqual(t, orig, cur)
 		assert.Equal(t, envelope(r, "IDEMPOTENCY_CONFLICT",
 			"This Idempotency-Key was used earlier with a different request body.",
@@ -91,6 +91,78 @@ func TestIdempotencyConflict(t *testing.T) {
 		assert.Equal(t, first.body, again.body)
 		assert.Equal(t, "true", again.header.Get(HeaderReplayed))
 		assert.Equal(t, int64(1), cr.calls.Load())
+	})
+}
+
+// TestConflictAcrossResources: the same key and body sent to another
+// resource of the same route template (another projectId) is a different
+// request: IDEMPOTENCY_CONFLICT with both hashes, never the first
+// resource's response.
+func TestConflictAcrossResources(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func() Store) {
+		cr := &creator{}
+		srv, _ := newServer(t, IdempotencyConfig{Store: newStore()}, cr.handle)
+		const body = `{"hook":"a"}`
+		p1 := call{path: "/v1/projects/p1/content", keyID: "key_A", keys: []string{"order-1"}, body: body}
+		p2 := call{path: "/v1/projects/p2/content", keyID: "key_A", keys: []string{"order-1"}, body: body}
+
+		first := mustDo(t, srv, p1)
+		require.Equal(t, http.StatusCreated, first.status, first.body)
+		assert.JSONEq(t, `{"id":"cnt_1","project":"p1","body":"{\"hook\":\"a\"}"}`, first.body)
+
+		r := mustDo(t, srv, p2)
+		assert.Equal(t, http.StatusConflict, r.status)
+		orig := recompute(http.MethodPost, contentRoute, []byte(body), "projectId", "p1")
+		cur := recompute(http.MethodPost, contentRoute, []byte(body), "projectId", "p2")
+		require.NotEqual(t, orig, cur)
+		assert.Equal(t, envelope(r, "IDEMPOTENCY_CONFLICT",
+			"This Idempotency-Key was used earlier with a different request body.",
+			`{"originalRequestHash":"`+orig+`","currentRequestHash":"`+cur+`"}`), r.body)
+		assert.Empty(t, r.header.Values(HeaderReplayed))
+		assert.Equal(t, int64(1), cr.calls.Load(), "p2's call did not run")
+
+		// p1 still replays; p2 with a fresh key runs.
+		again := mustDo(t, srv, p1)
+		assert.Equal(t, first.body, again.body)
+		assert.Equal(t, "true", again.header.Get(HeaderReplayed))
+		p2.keys = []string{"order-2"}
+		fresh := mustDo(t, srv, p2)
+		assert.Equal(t, http.StatusCreated, fresh.status)
+		assert.Contains(t, fresh.body, `"project":"p2"`)
+		assert.Equal(t, int64(2), cr.calls.Load())
+	})
+}
+
+// TestLegacyRecordReplays: a record stored by a version that fingerprinted
+// without path parameters still replays to the same method, route and
+// body (a retry across the upgrade), and still conflicts on another body.
+func TestLegacyRecordReplays(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func() Store) {
+		store := newStore()
+		cr := &creator{}
+		srv, _ := newServer(t, IdempotencyConfig{Store: store}, cr.handle)
+		const body = `{"hook":"old"}`
+		ctx := context.Background()
+		skey := storeKey("key_A", http.MethodPost, contentRoute, "pre-upgrade")
+		lk, err := store.Acquire(ctx, skey, "old-server", time.Minute)
+		require.NoError(t, err)
+		require.Equal(t, Acquired, lk.State)
+		legacy := legacyFingerprint(http.MethodPost, contentRoute, []byte(body))
+		require.NoError(t, store.Complete(ctx, skey, "old-server", Record{Fingerprint: legacy, Status: http.StatusCreated,
+			Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(`{"id":"cnt_old"}`)}, time.Minute))
+
+		r := mustDo(t, srv, call{keyID: "key_A", keys: []string{"pre-upgrade"}, body: body})
+		assert.Equal(t, http.StatusCreated, r.status)
+		assert.Equal(t, `{"id":"cnt_old"}`, r.body)
+		assert.Equal(t, "true", r.header.Get(HeaderReplayed))
+
+		r = mustDo(t, srv, call{keyID: "key_A", keys: []string{"pre-upgrade"}, body: `{"hook":"new"}`})
+		assert.Equal(t, http.StatusConflict, r.status)
+		assert.Equal(t, envelope(r, "IDEMPOTENCY_CONFLICT",
+			"This Idempotency-Key was used earlier with a different request body.",
+			`{"originalRequestHash":"`+legacy+`","currentRequestHash":"`+
+				recompute(http.MethodPost, contentRoute, []byte(`{"hook":"new"}`), "projectId", "prj_1")+`"}`), r.body)
+		assert.Zero(t, cr.calls.Load())
 	})
 }
 
