@@ -27,10 +27,15 @@
 //     answered IDEMPOTENCY_CONFLICT with details.originalRequestHash and
 //     details.currentRequestHash.
 //   - The same key while the first request still runs is answered CONFLICT
-//     with details.reason "idempotency_key_in_use" and "Retry-After: 1". The
-//     first request holds a lease of LeaseTTL (10 s by default) with a random
-//     owner token, renewed while its handler runs, so a crashed server frees
-//     the key within LeaseTTL.
+//     with details.reason "idempotency_key_in_use" and "Retry-After: 1" when
+//     the fingerprints are equal (a retry: it may replay once the first
+//     request is done), and IDEMPOTENCY_CONFLICT with both hashes straight
+//     away when they differ (another request under the same key, whatever
+//     the first request's outcome). The first request holds a lease of
+//     LeaseTTL (10 s by default) with a random owner token and its
+//     fingerprint, renewed while its handler runs, so a crashed server frees
+//     the key within LeaseTTL. A lease taken by an errkit version that did
+//     not store its fingerprint is answered idempotency_key_in_use.
 //   - The scope holds the route template, the fingerprint also the
 //     concrete resource: a key reused on the same route template with other
 //     path parameters (POST /v1/projects/p1/content, then

@@ -95,16 +95,16 @@ func TestRedisCorruptValue(t *testing.T) {
 		"non-2xx":       `R{"v":1,"f":"sha256:x","s":500}`,
 	} {
 		require.NoError(t, client.Set(ctx, prefix+name, v, time.Minute).Err())
-		_, err := s.Acquire(ctx, name, "t", time.Second)
+		_, err := s.Acquire(ctx, name, "t", "", time.Second)
 		assert.Error(t, err, name)
 	}
 	// The key format: prefix + 64 hex, one key per idempotency key.
 	skey := storeKey("key_A", "POST", contentRoute, "k")
-	_, err := s.Acquire(ctx, skey, "tok", time.Second)
+	_, err := s.Acquire(ctx, skey, "tok", "sha256:f", time.Second)
 	require.NoError(t, err)
 	v, err := client.Get(ctx, prefix+skey).Result()
 	require.NoError(t, err)
-	assert.Equal(t, "Ltok", v)
+	assert.Equal(t, "Ltok\nsha256:f", v)
 	require.NoError(t, s.Complete(ctx, skey, "tok", Record{Fingerprint: "sha256:f", Status: 201,
 		Header: http.Header{"Location": {"/x"}}, Body: []byte("hi")}, time.Minute))
 	v, err = client.Get(ctx, prefix+skey).Result()
@@ -161,4 +161,51 @@ func TestMethodsAndHeadersConfig(t *testing.T) {
 	mustDo(t, srv, call{keyID: "key_A", keys: []string{"post"}, body: `{}`})
 	mustDo(t, srv, call{keyID: "key_A", keys: []string{"post"}, body: `{}`})
 	assert.Equal(t, int64(3), cr.calls.Load())
+}
+
+// TestRedisLegacyLease: a lease written by a version that did not store the
+// fingerprint ("L" + token) reads as a lease of unknown fingerprint, so any
+// request with its key gets CONFLICT idempotency_key_in_use, and its owner
+// (an old instance using the same compare-and-delete) can still renew,
+// complete and release it.
+func TestRedisLegacyLease(t *testing.T) {
+	inst := redistest.Server(t)
+	client := inst.Client(t)
+	prefix := inst.Prefix(t)
+	store := NewRedisStore(client, prefix)
+	ctx := context.Background()
+	cr := &creator{}
+	srv, _ := newServer(t, IdempotencyConfig{Store: store}, cr.handle)
+	skey := storeKey("key_A", http.MethodPost, contentRoute, "legacy")
+	require.NoError(t, client.Set(ctx, prefix+skey, "Lold-token", time.Minute).Err())
+
+	lk, err := store.Acquire(ctx, skey, "new-token", "sha256:x", time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, Lookup{State: InProgress}, lk)
+	for _, body := range []string{`{}`, `{"other":"body"}`} {
+		inUse(t, mustDo(t, srv, call{keyID: "key_A", keys: []string{"legacy"}, body: body}))
+	}
+	assert.Zero(t, cr.calls.Load())
+
+	assert.ErrorIs(t, store.Renew(ctx, skey, "old-toke", time.Minute), ErrLeaseLost)
+	require.NoError(t, store.Renew(ctx, skey, "old-token", time.Minute))
+	require.NoError(t, store.Release(ctx, skey, "old-token"))
+	assert.Equal(t, http.StatusCreated, mustDo(t, srv, call{keyID: "key_A", keys: []string{"legacy"}, body: `{}`}).status)
+	assert.Equal(t, int64(1), cr.calls.Load())
+}
+
+// TestRedisTokenNewline: an owner token with a newline would make the
+// token part of a lease value ambiguous; every method refuses it.
+func TestRedisTokenNewline(t *testing.T) {
+	inst := redistest.Server(t)
+	s := NewRedisStore(inst.Client(t), inst.Prefix(t))
+	ctx := context.Background()
+	_, err := s.Acquire(ctx, "k", "a\nb", "sha256:f", time.Second)
+	assert.ErrorIs(t, err, errTokenNewline)
+	assert.ErrorIs(t, s.Renew(ctx, "k", "a\nb", time.Second), errTokenNewline)
+	assert.ErrorIs(t, s.Complete(ctx, "k", "a\nb", Record{Status: 200}, time.Second), errTokenNewline)
+	assert.ErrorIs(t, s.Release(ctx, "k", "a\nb"), errTokenNewline)
+	lk, err := s.Acquire(ctx, "k", "a", "sha256:f", time.Second)
+	require.NoError(t, err)
+	assert.Equal(t, Acquired, lk.State, "nothing was written")
 }

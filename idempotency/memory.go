@@ -40,7 +40,8 @@ type MemoryStore struct {
 // memEntry is a lease (rec == nil) or a stored response.
 type memEntry struct {
 	key     string
-	token   string
+	token   string // lease owner
+	fp      string // fingerprint of the lease owner's request
 	rec     *Record
 	expires time.Time
 	elem    *list.Element // in leases or records
@@ -70,7 +71,7 @@ func (s *MemoryStore) Len() int {
 }
 
 // Acquire implements Store. The returned record is a copy.
-func (s *MemoryStore) Acquire(_ context.Context, key, token string, leaseTTL time.Duration) (Lookup, error) {
+func (s *MemoryStore) Acquire(_ context.Context, key, token, fingerprint string, leaseTTL time.Duration) (Lookup, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -78,7 +79,7 @@ func (s *MemoryStore) Acquire(_ context.Context, key, token string, leaseTTL tim
 		if e.rec != nil {
 			return Lookup{State: Completed, Record: cloneRecord(e.rec)}, nil
 		}
-		return Lookup{State: InProgress}, nil
+		return Lookup{State: InProgress, Fingerprint: e.fp}, nil
 	}
 	for len(s.entries) >= s.max {
 		if f := s.leases.Front(); f != nil && !now.Before(f.Value.(*memEntry).expires) {
@@ -91,7 +92,7 @@ func (s *MemoryStore) Acquire(_ context.Context, key, token string, leaseTTL tim
 		}
 		s.remove(f.Value.(*memEntry))
 	}
-	e := &memEntry{key: key, token: token, expires: now.Add(leaseTTL)}
+	e := &memEntry{key: key, token: token, fp: fingerprint, expires: now.Add(leaseTTL)}
 	e.elem = s.leases.PushBack(e)
 	s.entries[key] = e
 	return Lookup{State: Acquired}, nil
@@ -119,7 +120,7 @@ func (s *MemoryStore) Complete(_ context.Context, key, token string, rec Record,
 	if e == nil || e.rec != nil || e.token != token {
 		return ErrLeaseLost
 	}
-	e.token = ""
+	e.token, e.fp = "", ""
 	e.rec = cloneRecord(&rec)
 	e.expires = now.Add(ttl)
 	s.leases.Remove(e.elem)

@@ -28,7 +28,7 @@ func TestMemoryStoreBounded(t *testing.T) {
 	s, clk := newMemoryWithClock(3)
 	rec := Record{Fingerprint: "sha256:f", Status: 200}
 	acquire := func(key string) (State, error) {
-		lk, err := s.Acquire(ctx, key, "o", time.Minute)
+		lk, err := s.Acquire(ctx, key, "o", "", time.Minute)
 		return lk.State, err
 	}
 	for i := range 3 {
@@ -47,7 +47,7 @@ func TestMemoryStoreBounded(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, Acquired, st)
 	assert.Equal(t, 3, s.Len())
-	lk, err := s.Acquire(ctx, "k1", "p", time.Minute)
+	lk, err := s.Acquire(ctx, "k1", "p", "", time.Minute)
 	require.NoError(t, err)
 	assert.Equal(t, Completed, lk.State, "the newer record k1 is kept")
 
@@ -75,25 +75,25 @@ func TestMemoryStoreBounded(t *testing.T) {
 func TestMemoryStoreExpiryClock(t *testing.T) {
 	ctx := context.Background()
 	s, clk := newMemoryWithClock(0)
-	_, err := s.Acquire(ctx, "k", "o", 10*time.Second)
+	_, err := s.Acquire(ctx, "k", "o", "", 10*time.Second)
 	require.NoError(t, err)
 	clk.advance(10*time.Second - time.Nanosecond)
-	lk, err := s.Acquire(ctx, "k", "p", 10*time.Second)
+	lk, err := s.Acquire(ctx, "k", "p", "", 10*time.Second)
 	require.NoError(t, err)
 	assert.Equal(t, InProgress, lk.State)
 	clk.advance(time.Nanosecond)
-	lk, err = s.Acquire(ctx, "k", "p", 10*time.Second)
+	lk, err = s.Acquire(ctx, "k", "p", "", 10*time.Second)
 	require.NoError(t, err)
 	assert.Equal(t, Acquired, lk.State, "the lease expires exactly after its TTL")
 	assert.ErrorIs(t, s.Complete(ctx, "k", "o", Record{Status: 200}, time.Hour), ErrLeaseLost)
 
 	require.NoError(t, s.Complete(ctx, "k", "p", Record{Status: 200}, 24*time.Hour))
 	clk.advance(24*time.Hour - time.Second)
-	lk, err = s.Acquire(ctx, "k", "q", time.Second)
+	lk, err = s.Acquire(ctx, "k", "q", "", time.Second)
 	require.NoError(t, err)
 	assert.Equal(t, Completed, lk.State)
 	clk.advance(time.Second)
-	lk, err = s.Acquire(ctx, "k", "q", time.Second)
+	lk, err = s.Acquire(ctx, "k", "q", "", time.Second)
 	require.NoError(t, err)
 	assert.Equal(t, Acquired, lk.State)
 	assert.Equal(t, 1, s.Len())
@@ -103,17 +103,17 @@ func TestMemoryStoreCopiesRecords(t *testing.T) {
 	ctx := context.Background()
 	s := NewMemoryStore(0)
 	rec := Record{Fingerprint: "sha256:f", Status: 201, Header: map[string][]string{"Location": {"/a"}}, Body: []byte("body")}
-	_, err := s.Acquire(ctx, "k", "o", time.Minute)
+	_, err := s.Acquire(ctx, "k", "o", "", time.Minute)
 	require.NoError(t, err)
 	require.NoError(t, s.Complete(ctx, "k", "o", rec, time.Hour))
 	rec.Body[0] = 'X'
 	rec.Header["Location"][0] = "/changed"
-	lk, err := s.Acquire(ctx, "k", "p", time.Minute)
+	lk, err := s.Acquire(ctx, "k", "p", "", time.Minute)
 	require.NoError(t, err)
 	assert.Equal(t, "body", string(lk.Record.Body))
 	assert.Equal(t, "/a", lk.Record.Header.Get("Location"))
 	lk.Record.Body[0] = 'Y'
-	lk2, err := s.Acquire(ctx, "k", "p", time.Minute)
+	lk2, err := s.Acquire(ctx, "k", "p", "", time.Minute)
 	require.NoError(t, err)
 	assert.Equal(t, "body", string(lk2.Record.Body))
 }

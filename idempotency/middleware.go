@@ -231,7 +231,7 @@ func (m *idempotency) handle(next echo.HandlerFunc) echo.HandlerFunc {
 		skey := storeKey(scope, req.Method, route, key)
 		token := rand.Text()
 
-		lk, err := m.cfg.Store.Acquire(rc.ctx, skey, token, m.cfg.LeaseTTL)
+		lk, err := m.cfg.Store.Acquire(rc.ctx, skey, token, fp, m.cfg.LeaseTTL)
 		if err != nil {
 			return m.internal(rc, "acquire", err)
 		}
@@ -239,6 +239,11 @@ func (m *idempotency) handle(next echo.HandlerFunc) echo.HandlerFunc {
 		case Acquired:
 			return m.run(c, rc, next, skey, token, fp)
 		case InProgress:
+			if lk.Fingerprint != "" && lk.Fingerprint != fp {
+				// Whatever the running request's outcome, this one is a
+				// different request under the same key.
+				return apierror.IdempotencyConflict(lk.Fingerprint, fp)
+			}
 			c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(int(InUseRetryAfter/time.Second)))
 			return apierror.Conflict(ReasonKeyInUse)
 		case Completed:

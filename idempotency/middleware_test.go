@@ -144,7 +144,7 @@ func TestLegacyRecordReplays(t *testing.T) {
 		const body = `{"hook":"old"}`
 		ctx := context.Background()
 		skey := storeKey("key_A", http.MethodPost, contentRoute, "pre-upgrade")
-		lk, err := store.Acquire(ctx, skey, "old-server", time.Minute)
+		lk, err := store.Acquire(ctx, skey, "old-server", "", time.Minute) // no lease fingerprint either
 		require.NoError(t, err)
 		require.Equal(t, Acquired, lk.State)
 		legacy := legacyFingerprint(http.MethodPost, contentRoute, []byte(body))
@@ -311,6 +311,63 @@ func TestConcurrentSameKeyGated(t *testing.T) {
 	})
 }
 
+// TestInProgressConflict: while the first request holds the lease, the
+// same key with another fingerprint (another body, another resource) is
+// answered IDEMPOTENCY_CONFLICT with both hashes straight away, on either
+// instance; the same fingerprint gets CONFLICT idempotency_key_in_use.
+func TestInProgressConflict(t *testing.T) {
+	forEachStore(t, func(t *testing.T, newStore func() Store) {
+		cr := &creator{}
+		entered := make(chan struct{})
+		gate := make(chan struct{})
+		var once sync.Once
+		h := func(c echo.Context) error {
+			once.Do(func() { close(entered) })
+			<-gate
+			return cr.handle(c)
+		}
+		srvA, _ := newServer(t, IdempotencyConfig{Store: newStore()}, h)
+		srvB, _ := newServer(t, IdempotencyConfig{Store: newStore()}, h)
+		const bodyA, bodyB = `{"hook":"a"}`, `{"hook":"b"}`
+		req := call{keyID: "key_A", keys: []string{"busy"}, body: bodyA}
+		orig := recompute(http.MethodPost, contentRoute, []byte(bodyA), "projectId", "prj_1")
+		conflict := func(t *testing.T, r reply, cur string) {
+			t.Helper()
+			require.NotEqual(t, orig, cur)
+			assert.Equal(t, http.StatusConflict, r.status)
+			assert.Empty(t, r.header.Values("Retry-After"))
+			assert.Equal(t, envelope(r, "IDEMPOTENCY_CONFLICT",
+				"This Idempotency-Key was used earlier with a different request body.",
+				`{"originalRequestHash":"`+orig+`","currentRequestHash":"`+cur+`"}`), r.body)
+		}
+
+		first := make(chan reply, 1)
+		go func() {
+			r, _ := do(srvA, req)
+			first <- r
+		}()
+		<-entered
+		for _, srv := range []*httptest.Server{srvA, srvB} {
+			other := req
+			other.body = bodyB
+			conflict(t, mustDo(t, srv, other), recompute(http.MethodPost, contentRoute, []byte(bodyB), "projectId", "prj_1"))
+			other = req
+			other.path = "/v1/projects/prj_2/content"
+			conflict(t, mustDo(t, srv, other), recompute(http.MethodPost, contentRoute, []byte(bodyA), "projectId", "prj_2"))
+			inUse(t, mustDo(t, srv, req))
+		}
+		close(gate)
+		assert.Equal(t, http.StatusCreated, (<-first).status)
+		assert.Equal(t, int64(1), cr.calls.Load())
+
+		other := req
+		other.body = bodyB
+		conflict(t, mustDo(t, srvB, other), recompute(http.MethodPost, contentRoute, []byte(bodyB), "projectId", "prj_1"))
+		assert.Equal(t, "true", mustDo(t, srvB, req).header.Get(HeaderReplayed))
+		assert.Equal(t, int64(1), cr.calls.Load())
+	})
+}
+
 // TestConcurrentSameKeyRace: 20 requests race with the same key across two
 // instances; the handler runs exactly once, and every other request gets
 // either the replay or CONFLICT idempotency_key_in_use.
@@ -383,7 +440,8 @@ func TestLeaseExpiryAfterCrash(t *testing.T) {
 
 		skey := storeKey("key_A", http.MethodPost, contentRoute, "crash-key")
 		crashedAt := time.Now()
-		lk, err := store.Acquire(context.Background(), skey, "crashed-server-token", lease)
+		lk, err := store.Acquire(context.Background(), skey, "crashed-server-token",
+			recompute(http.MethodPost, contentRoute, []byte(`{}`), "projectId", "prj_1"), lease)
 		require.NoError(t, err)
 		require.Equal(t, Acquired, lk.State)
 		if rs, ok := store.(*RedisStore); ok {

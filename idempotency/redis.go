@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,19 +17,28 @@ import (
 // prefix.
 const DefaultRedisPrefix = "errkit:idempotency:"
 
-// Value tags: a key holds either a lease ("L" + owner token) or a stored
-// response ("R" + JSON record).
+// Value tags: a key holds either a lease ("L" + owner token + "\n" +
+// fingerprint of the owner's request) or a stored response ("R" + JSON
+// record). Leases written by errkit versions without lease fingerprints are
+// "L" + owner token: they read as a lease whose fingerprint is unknown.
 const (
 	leaseTag  = "L"
 	recordTag = "R"
+	// leaseSep ends the owner token in a lease value. Tokens must not
+	// contain it, so that the token part of a value is unambiguous.
+	leaseSep = "\n"
 )
 
 // recordVersion is the version of the stored JSON record format.
 const recordVersion = 1
 
+// errTokenNewline is returned for an owner token containing leaseSep.
+var errTokenNewline = errors.New("idempotency: redis store owner token contains a newline")
+
 // acquireScript returns the current value of KEYS[1], or takes the lease
-// (SET NX PX) and returns nil when there is none: lookup and acquisition in
-// one atomic step, so a record stored between them can't be missed.
+// (SET NX PX, value ARGV[1]) and returns nil when there is none: lookup and
+// acquisition in one atomic step, so a record stored between them can't be
+// missed.
 var acquireScript = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if v then return v end
@@ -36,17 +46,28 @@ redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
 return false
 `)
 
+// owns is the Lua test that the value v of KEYS[1] is a lease of the owner
+// ARGV[1] ("L" + token): the value is that exactly (a lease without
+// fingerprint) or starts with it followed by the separator.
+const owns = `
+local function owns(v)
+  if not v then return false end
+  if v == ARGV[1] then return true end
+  return string.sub(v, 1, #ARGV[1] + 1) == ARGV[1] .. '\n'
+end
+`
+
 // renewScript extends the lease when ARGV[1] still owns it.
-var renewScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+var renewScript = redis.NewScript(owns + `
+if owns(redis.call('GET', KEYS[1])) then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0
 `)
 
 // completeScript replaces the lease by the record when ARGV[1] still owns it.
-var completeScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+var completeScript = redis.NewScript(owns + `
+if owns(redis.call('GET', KEYS[1])) then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
   return 1
 end
@@ -55,8 +76,8 @@ return 0
 
 // releaseScript deletes the lease when ARGV[1] still owns it
 // (compare-and-delete).
-var releaseScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+var releaseScript = redis.NewScript(owns + `
+if owns(redis.call('GET', KEYS[1])) then
   return redis.call('DEL', KEYS[1])
 end
 return 0
@@ -65,9 +86,11 @@ return 0
 // RedisStore is a Store on Redis, shared by every instance of a service that
 // uses the same Redis and prefix. Each idempotency key is one Redis key,
 // prefix + 64 hex characters, holding either the lease (taken with SET NX PX,
-// released with a Lua compare-and-delete on the owner token) or the stored
-// response (SET PX ttl). Every script touches exactly one key, so the store
-// works unchanged on Redis Cluster.
+// value "L" + owner token + "\n" + fingerprint, released with a Lua
+// compare-and-delete on the owner token) or the stored response (SET PX
+// ttl). Every script touches exactly one key, so the store works unchanged
+// on Redis Cluster. Owner tokens must not contain a newline; the store
+// answers an error for one that does.
 type RedisStore struct {
 	client redis.UniversalClient
 	prefix string
@@ -83,8 +106,12 @@ func NewRedisStore(client redis.UniversalClient, prefix string) *RedisStore {
 }
 
 // Acquire implements Store.
-func (s *RedisStore) Acquire(ctx context.Context, key, token string, leaseTTL time.Duration) (Lookup, error) {
-	v, err := acquireScript.Run(ctx, s.client, []string{s.prefix + key}, leaseTag+token, millis(leaseTTL)).Text()
+func (s *RedisStore) Acquire(ctx context.Context, key, token, fingerprint string, leaseTTL time.Duration) (Lookup, error) {
+	if strings.Contains(token, leaseSep) {
+		return Lookup{}, errTokenNewline
+	}
+	lease := leaseTag + token + leaseSep + fingerprint
+	v, err := acquireScript.Run(ctx, s.client, []string{s.prefix + key}, lease, millis(leaseTTL)).Text()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return Lookup{State: Acquired}, nil
@@ -92,10 +119,12 @@ func (s *RedisStore) Acquire(ctx context.Context, key, token string, leaseTTL ti
 		return Lookup{}, fmt.Errorf("idempotency: redis acquire: %w", err)
 	}
 	switch {
-	case len(v) > 0 && v[:1] == leaseTag:
-		return Lookup{State: InProgress}, nil
-	case len(v) > 0 && v[:1] == recordTag:
-		rec, err := decodeRecord([]byte(v[1:]))
+	case strings.HasPrefix(v, leaseTag):
+		// A lease without separator (older versions) has no fingerprint.
+		_, fp, _ := strings.Cut(v[len(leaseTag):], leaseSep)
+		return Lookup{State: InProgress, Fingerprint: fp}, nil
+	case strings.HasPrefix(v, recordTag):
+		rec, err := decodeRecord([]byte(v[len(recordTag):]))
 		if err != nil {
 			return Lookup{}, err
 		}
@@ -106,6 +135,9 @@ func (s *RedisStore) Acquire(ctx context.Context, key, token string, leaseTTL ti
 
 // Renew implements Store.
 func (s *RedisStore) Renew(ctx context.Context, key, token string, leaseTTL time.Duration) error {
+	if strings.Contains(token, leaseSep) {
+		return errTokenNewline
+	}
 	n, err := renewScript.Run(ctx, s.client, []string{s.prefix + key}, leaseTag+token, millis(leaseTTL)).Int()
 	if err != nil {
 		return fmt.Errorf("idempotency: redis renew: %w", err)
@@ -118,6 +150,9 @@ func (s *RedisStore) Renew(ctx context.Context, key, token string, leaseTTL time
 
 // Complete implements Store.
 func (s *RedisStore) Complete(ctx context.Context, key, token string, rec Record, ttl time.Duration) error {
+	if strings.Contains(token, leaseSep) {
+		return errTokenNewline
+	}
 	enc, err := encodeRecord(rec)
 	if err != nil {
 		return err
@@ -134,6 +169,9 @@ func (s *RedisStore) Complete(ctx context.Context, key, token string, rec Record
 
 // Release implements Store.
 func (s *RedisStore) Release(ctx context.Context, key, token string) error {
+	if strings.Contains(token, leaseSep) {
+		return errTokenNewline
+	}
 	if err := releaseScript.Run(ctx, s.client, []string{s.prefix + key}, leaseTag+token).Err(); err != nil {
 		return fmt.Errorf("idempotency: redis release: %w", err)
 	}

@@ -57,6 +57,11 @@ type Lookup struct {
 	State State
 	// Record is the stored response when State is Completed, else nil.
 	Record *Record
+	// Fingerprint is, when State is InProgress, the fingerprint of the
+	// request holding the lease, as given to Acquire; "" when the lease
+	// does not say (a lease taken by an errkit version that did not store
+	// it). It is "" in the other states.
+	Fingerprint string
 }
 
 // Store keeps leases and stored responses. Keys are opaque fixed-length
@@ -66,9 +71,11 @@ type Lookup struct {
 type Store interface {
 	// Acquire atomically looks key up: when a record is stored it returns
 	// Completed with the record; when another owner holds a live lease it
-	// returns InProgress; otherwise it takes the lease for token, expiring
-	// after leaseTTL, and returns Acquired.
-	Acquire(ctx context.Context, key, token string, leaseTTL time.Duration) (Lookup, error)
+	// returns InProgress with the fingerprint that owner acquired it with;
+	// otherwise it takes the lease for token, remembering fingerprint (the
+	// request fingerprint of the caller) and expiring after leaseTTL, and
+	// returns Acquired.
+	Acquire(ctx context.Context, key, token, fingerprint string, leaseTTL time.Duration) (Lookup, error)
 	// Renew extends the lease of token on key to leaseTTL from now. It
 	// returns ErrLeaseLost when token does not hold the lease.
 	Renew(ctx context.Context, key, token string, leaseTTL time.Duration) error

@@ -37,46 +37,57 @@ func TestStoreContract(t *testing.T) {
 				Body:        []byte(`{"id":1}`),
 			}
 
-			lk, err := s.Acquire(ctx, "k1", "owner", lease)
+			lk, err := s.Acquire(ctx, "k1", "owner", "sha256:owner-fp", lease)
 			require.NoError(t, err)
 			assert.Equal(t, Lookup{State: Acquired}, lk)
 
-			lk, err = s.Acquire(ctx, "k1", "other", lease)
+			lk, err = s.Acquire(ctx, "k1", "other", "sha256:other-fp", lease)
 			require.NoError(t, err)
-			assert.Equal(t, Lookup{State: InProgress}, lk, "a live lease is not taken over")
+			assert.Equal(t, Lookup{State: InProgress, Fingerprint: "sha256:owner-fp"}, lk,
+				"a live lease is not taken over, and reports its owner's fingerprint")
 
 			assert.ErrorIs(t, s.Renew(ctx, "k1", "other", lease), ErrLeaseLost)
+			// A token that is a prefix of the owner's does not own the lease.
+			assert.ErrorIs(t, s.Renew(ctx, "k1", "own", lease), ErrLeaseLost)
+			assert.ErrorIs(t, s.Complete(ctx, "k1", "own", rec, time.Hour), ErrLeaseLost)
+			require.NoError(t, s.Release(ctx, "k1", "own"))
 			assert.NoError(t, s.Renew(ctx, "k1", "owner", lease))
 			assert.ErrorIs(t, s.Complete(ctx, "k1", "other", rec, time.Hour), ErrLeaseLost)
 			require.NoError(t, s.Release(ctx, "k1", "other"))
-			lk, err = s.Acquire(ctx, "k1", "third", lease)
+			lk, err = s.Acquire(ctx, "k1", "third", "sha256:third-fp", lease)
 			require.NoError(t, err)
-			assert.Equal(t, InProgress, lk.State, "neither Complete nor Release by a non-owner touches the lease")
+			assert.Equal(t, Lookup{State: InProgress, Fingerprint: "sha256:owner-fp"}, lk,
+				"neither Complete nor Release by a non-owner touches the lease")
 
 			require.NoError(t, s.Complete(ctx, "k1", "owner", rec, time.Hour))
-			lk, err = s.Acquire(ctx, "k1", "fourth", lease)
+			lk, err = s.Acquire(ctx, "k1", "fourth", "sha256:fourth-fp", lease)
 			require.NoError(t, err)
-			require.Equal(t, Completed, lk.State)
-			assert.Equal(t, &rec, lk.Record)
+			assert.Equal(t, Lookup{State: Completed, Record: &rec}, lk)
 
 			require.NoError(t, s.Release(ctx, "k1", "owner"))
-			lk, err = s.Acquire(ctx, "k1", "fifth", lease)
+			lk, err = s.Acquire(ctx, "k1", "fifth", "", lease)
 			require.NoError(t, err)
 			assert.Equal(t, Completed, lk.State, "Release never deletes a stored record")
 			assert.ErrorIs(t, s.Renew(ctx, "k1", "owner", lease), ErrLeaseLost)
 			assert.ErrorIs(t, s.Complete(ctx, "k1", "owner", rec, time.Hour), ErrLeaseLost)
 
+			// An empty fingerprint reads back as unknown.
+			_, err = s.Acquire(ctx, "k2", "owner", "", lease)
+			require.NoError(t, err)
+			lk, err = s.Acquire(ctx, "k2", "other", "sha256:other-fp", lease)
+			require.NoError(t, err)
+			assert.Equal(t, Lookup{State: InProgress}, lk)
+
 			// Release by the owner frees the key.
-			_, err = s.Acquire(ctx, "k2", "owner", lease)
 			require.NoError(t, err)
 			require.NoError(t, s.Release(ctx, "k2", "owner"))
-			lk, err = s.Acquire(ctx, "k2", "next", lease)
+			lk, err = s.Acquire(ctx, "k2", "next", "", lease)
 			require.NoError(t, err)
 			assert.Equal(t, Acquired, lk.State)
 
 			// Complete on a key nobody holds stores nothing.
 			assert.ErrorIs(t, s.Complete(ctx, "k3", "owner", rec, time.Hour), ErrLeaseLost)
-			lk, err = s.Acquire(ctx, "k3", "owner", lease)
+			lk, err = s.Acquire(ctx, "k3", "owner", "", lease)
 			require.NoError(t, err)
 			assert.Equal(t, Acquired, lk.State)
 		})
@@ -89,23 +100,23 @@ func TestStoreExpiry(t *testing.T) {
 	for name, s := range stores(t) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
-			_, err := s.Acquire(ctx, "crashed", "dead-owner", 150*time.Millisecond)
+			_, err := s.Acquire(ctx, "crashed", "dead-owner", "", 150*time.Millisecond)
 			require.NoError(t, err)
-			lk, err := s.Acquire(ctx, "crashed", "next", time.Second)
+			lk, err := s.Acquire(ctx, "crashed", "next", "", time.Second)
 			require.NoError(t, err)
 			require.Equal(t, InProgress, lk.State)
 			require.Eventually(t, func() bool {
-				lk, err := s.Acquire(ctx, "crashed", "next", time.Second)
+				lk, err := s.Acquire(ctx, "crashed", "next", "", time.Second)
 				return err == nil && lk.State == Acquired
 			}, 5*time.Second, 20*time.Millisecond)
 			assert.ErrorIs(t, s.Renew(ctx, "crashed", "dead-owner", time.Second), ErrLeaseLost,
 				"the crashed owner can't renew a lease taken over")
 
-			_, err = s.Acquire(ctx, "rec", "owner", time.Second)
+			_, err = s.Acquire(ctx, "rec", "owner", "", time.Second)
 			require.NoError(t, err)
 			require.NoError(t, s.Complete(ctx, "rec", "owner", Record{Fingerprint: "sha256:x", Status: 200}, 150*time.Millisecond))
 			require.Eventually(t, func() bool {
-				lk, err := s.Acquire(ctx, "rec", "again", time.Second)
+				lk, err := s.Acquire(ctx, "rec", "again", "", time.Second)
 				return err == nil && lk.State == Acquired
 			}, 5*time.Second, 20*time.Millisecond)
 		})
@@ -118,13 +129,13 @@ func TestStoreRenewKeepsLease(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			const lease = 200 * time.Millisecond
-			_, err := s.Acquire(ctx, "slow", "owner", lease)
+			_, err := s.Acquire(ctx, "slow", "owner", "", lease)
 			require.NoError(t, err)
 			deadline := time.Now().Add(3 * lease)
 			for time.Now().Before(deadline) {
 				time.Sleep(lease / 4)
 				require.NoError(t, s.Renew(ctx, "slow", "owner", lease))
-				lk, err := s.Acquire(ctx, "slow", "intruder", lease)
+				lk, err := s.Acquire(ctx, "slow", "intruder", "", lease)
 				require.NoError(t, err)
 				require.Equal(t, InProgress, lk.State)
 			}
