@@ -47,7 +47,10 @@
 //     they expire.
 //   - The response of a request holding the lease is passed through to the
 //     client as it is written and also kept in memory until it is stored,
-//     so idempotent routes should answer with small bodies.
+//     up to MaxResponseBytes (1 MiB by default). A 2xx response with a
+//     longer body is not stored: the key is released, so a retry runs the
+//     handler again, and a warning is logged with the request ID.
+//     Idempotent routes should answer with small bodies.
 //   - If the store fails, the request is answered INTERNAL (the client
 //     retries with the same key) rather than risk doing the work twice; the
 //     cause is logged through middleware.LoggerFrom, which carries the

@@ -122,6 +122,7 @@ func TestConfig(t *testing.T) {
 		want string
 	}{
 		{"negative body cap", IdempotencyConfig{MaxBodyBytes: -1}, "MaxBodyBytes"},
+		{"negative response cap", IdempotencyConfig{MaxResponseBytes: -1}, "MaxResponseBytes"},
 		{"negative TTL", IdempotencyConfig{TTL: -time.Second}, "TTL"},
 		{"negative lease", IdempotencyConfig{LeaseTTL: -time.Second}, "LeaseTTL"},
 		{"sub-millisecond lease", IdempotencyConfig{LeaseTTL: time.Microsecond}, "millisecond"},

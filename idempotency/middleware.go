@@ -30,6 +30,8 @@ const (
 	// DefaultLeaseTTL is how long a running request's lease lasts without
 	// renewal, so how soon a crashed server frees the key.
 	DefaultLeaseTTL = 10 * time.Second
+	// DefaultMaxResponseBytes caps the body of a response kept for replay.
+	DefaultMaxResponseBytes int64 = 1 << 20
 )
 
 // InUseRetryAfter is the Retry-After sent with CONFLICT
@@ -77,17 +79,25 @@ type IdempotencyConfig struct {
 	// ReplayHeaders are the response headers stored and replayed with the
 	// status and body (Content-Type and Location by default).
 	ReplayHeaders []string
+	// MaxResponseBytes caps the body of a response kept for replay. A 2xx
+	// response with a longer body is passed through to the client whole but
+	// not stored: the key is released (a retry runs the handler again) and
+	// a warning is logged with the request ID. The middleware stops
+	// buffering the body once it passes the cap. Default
+	// DefaultMaxResponseBytes.
+	MaxResponseBytes int64
 }
 
 // DefaultIdempotencyConfig is the configuration Idempotency uses.
 var DefaultIdempotencyConfig = IdempotencyConfig{
-	Skipper:       func(echo.Context) bool { return false },
-	KeyFunc:       principal.KeyID,
-	Methods:       []string{http.MethodPost, http.MethodPatch},
-	MaxBodyBytes:  DefaultMaxBodyBytes,
-	TTL:           DefaultTTL,
-	LeaseTTL:      DefaultLeaseTTL,
-	ReplayHeaders: []string{echo.HeaderContentType, echo.HeaderLocation},
+	Skipper:          func(echo.Context) bool { return false },
+	KeyFunc:          principal.KeyID,
+	Methods:          []string{http.MethodPost, http.MethodPatch},
+	MaxBodyBytes:     DefaultMaxBodyBytes,
+	TTL:              DefaultTTL,
+	LeaseTTL:         DefaultLeaseTTL,
+	ReplayHeaders:    []string{echo.HeaderContentType, echo.HeaderLocation},
+	MaxResponseBytes: DefaultMaxResponseBytes,
 }
 
 // errEmptyScope is the logged cause when KeyFunc returns "".
@@ -114,7 +124,8 @@ func IdempotencyWithConfig(cfg IdempotencyConfig) echo.MiddlewareFunc {
 }
 
 // ToMiddleware validates cfg and returns the middleware. It reports a
-// negative MaxBodyBytes, TTL or LeaseTTL, a LeaseTTL under a millisecond, and
+// negative MaxBodyBytes, MaxResponseBytes, TTL or LeaseTTL, a LeaseTTL under
+// a millisecond, and
 // an invalid method or header name as an error, and never panics.
 func (cfg IdempotencyConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 	d := DefaultIdempotencyConfig
@@ -138,6 +149,12 @@ func (cfg IdempotencyConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 		return nil, fmt.Errorf("idempotency: MaxBodyBytes %d is negative", cfg.MaxBodyBytes)
 	case cfg.MaxBodyBytes == 0:
 		cfg.MaxBodyBytes = d.MaxBodyBytes
+	}
+	switch {
+	case cfg.MaxResponseBytes < 0:
+		return nil, fmt.Errorf("idempotency: MaxResponseBytes %d is negative", cfg.MaxResponseBytes)
+	case cfg.MaxResponseBytes == 0:
+		cfg.MaxResponseBytes = d.MaxResponseBytes
 	}
 	switch {
 	case cfg.TTL < 0:
@@ -264,7 +281,7 @@ func (m *idempotency) handle(next echo.HandlerFunc) echo.HandlerFunc {
 // the lease otherwise (also when the handler panics).
 func (m *idempotency) run(c echo.Context, rc reqInfo, next echo.HandlerFunc, skey, token, fp string) error {
 	res := c.Response()
-	cw := &captureWriter{ResponseWriter: res.Writer, names: m.replay}
+	cw := &captureWriter{ResponseWriter: res.Writer, names: m.replay, max: m.cfg.MaxResponseBytes}
 	res.Writer = cw
 	stopRenew := m.renew(rc, skey, token)
 	completed := false
@@ -286,6 +303,15 @@ func (m *idempotency) run(c echo.Context, rc reqInfo, next echo.HandlerFunc, ske
 	}
 	status := res.Status
 	if status < 200 || status > 299 {
+		return nil
+	}
+	if cw.overflow {
+		// Passed through, not stored: the deferred release frees the key.
+		middleware.LoggerFromContext(rc.ctx).Warn("idempotency response not stored: larger than MaxResponseBytes",
+			zap.String("method", rc.method),
+			zap.String("route", rc.route),
+			zap.Int("status", status),
+			zap.Int64("maxResponseBytes", m.cfg.MaxResponseBytes))
 		return nil
 	}
 	if !cw.headerSeen {
@@ -451,14 +477,17 @@ func readBody(req *http.Request, max int64) ([]byte, error) {
 	return b, nil
 }
 
-// captureWriter passes a response through while keeping its body and the
-// replay headers as they were when the status was written.
+// captureWriter passes a response through while keeping its body (up to
+// max bytes) and the replay headers as they were when the status was
+// written.
 type captureWriter struct {
 	http.ResponseWriter
 	names      []string
+	max        int64
 	header     http.Header
 	headerSeen bool
 	body       bytes.Buffer
+	overflow   bool // the body passed max; body is no longer kept
 }
 
 // WriteHeader implements http.ResponseWriter.
@@ -475,7 +504,14 @@ func (w *captureWriter) Write(b []byte) (int, error) {
 		w.snapshot()
 	}
 	n, err := w.ResponseWriter.Write(b)
-	w.body.Write(b[:n])
+	switch {
+	case w.overflow:
+	case int64(w.body.Len())+int64(n) > w.max:
+		w.overflow = true
+		w.body = bytes.Buffer{} // let the partial copy go
+	default:
+		w.body.Write(b[:n])
+	}
 	return n, err
 }
 

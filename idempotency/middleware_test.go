@@ -1,19 +1,23 @@
 package idempotency
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/layershq/errkit/apierror"
 	"github.com/layershq/errkit/internal/redistest"
@@ -628,4 +632,62 @@ func TestBodyCap(t *testing.T) {
 	// Requests without a key are not read by this middleware at all.
 	r = mustDo(t, srv, call{keyID: "key_A", body: strings.Repeat("w", 10*limit)})
 	assert.Equal(t, http.StatusCreated, r.status)
+}
+
+// TestResponseCap: a 2xx response over MaxResponseBytes reaches the client
+// whole but is not stored: the key is released (the retry runs again) and a
+// warning carries the request ID. A response at the cap is stored.
+func TestResponseCap(t *testing.T) {
+	const limit = 64
+	forEachStore(t, func(t *testing.T, newStore func() Store) {
+		var runs atomic.Int64
+		// The response body is as long as the request body, written in
+		// two parts.
+		h := func(c echo.Context) error {
+			runs.Add(1)
+			b, err := io.ReadAll(c.Request().Body)
+			if err != nil {
+				return err
+			}
+			out := bytes.Repeat([]byte("r"), len(b))
+			res := c.Response()
+			res.Header().Set(echo.HeaderContentType, echo.MIMETextPlain)
+			res.WriteHeader(http.StatusCreated)
+			if _, err := res.Write(out[:len(out)/2]); err != nil {
+				return err
+			}
+			_, err = res.Write(out[len(out)/2:])
+			return err
+		}
+		srv, logs := newServer(t, IdempotencyConfig{Store: newStore(), MaxResponseBytes: limit}, h)
+
+		big := call{keyID: "key_A", keys: []string{"big-response"}, body: strings.Repeat("x", limit+1)}
+		var ids []string
+		for i := range 2 {
+			r := mustDo(t, srv, big)
+			assert.Equal(t, http.StatusCreated, r.status)
+			assert.Equal(t, strings.Repeat("r", limit+1), r.body, "passed through whole")
+			assert.Empty(t, r.header.Values(HeaderReplayed))
+			assert.Equal(t, int64(i+1), runs.Load(), "not stored: the key was released and the retry ran")
+			ids = append(ids, r.header.Get("X-Request-Id"))
+		}
+		warnings := logs.FilterMessage("idempotency response not stored: larger than MaxResponseBytes").AllUntimed()
+		require.Len(t, warnings, 2)
+		for i, w := range warnings {
+			assert.Equal(t, zapcore.WarnLevel, w.Level)
+			f := w.ContextMap()
+			assert.Equal(t, ids[i], f["requestId"])
+			assert.Equal(t, contentRoute, f["route"])
+			assert.Equal(t, int64(limit), f["maxResponseBytes"])
+		}
+		assert.Empty(t, storeFailures(logs))
+
+		fits := call{keyID: "key_A", keys: []string{"fits"}, body: strings.Repeat("x", limit)}
+		first := mustDo(t, srv, fits)
+		again := mustDo(t, srv, fits)
+		assert.Equal(t, strings.Repeat("r", limit), again.body)
+		assert.Equal(t, "true", again.header.Get(HeaderReplayed))
+		assert.Equal(t, first.body, again.body)
+		assert.Equal(t, int64(3), runs.Load())
+	})
 }
