@@ -119,7 +119,7 @@ var catalogue = []Spec{
 	{
 		Code: CodeModerationBlocked, Status: http.StatusUnprocessableEntity, Category: CategoryPolicyGate,
 		Retry:   RetryAdvice{Kind: RetryNewCall, Text: "New call"},
-		Message: "The generated asset failed safety review.",
+		Message: "Generated asset failed safety review.",
 		Meaning: "Our safety layer refused to ship the generated asset.",
 		Check:   "Try again with a different hook. Don't loop.",
 	},

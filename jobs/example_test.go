@@ -14,7 +14,7 @@ import (
 // the stage it was in; GET /v1/jobs/:jobId answers with the marshalled Job.
 func ExampleFailed() {
 	at := time.Date(2026, 4, 18, 14, 22, 10, 0, time.UTC)
-	err := apierror.ModerationBlocked("violence").WithMessage("Generated asset failed safety review.")
+	err := apierror.ModerationBlocked("violence")
 
 	body, _ := json.Marshal(jobs.Failed(at, err, "finalizing"))
 	fmt.Println(string(body))

@@ -174,11 +174,11 @@ func TestFailKeepsCauseAndNeverSerializesIt(t *testing.T) {
 			"The request was accepted, but the job could not start. Retry with the same Idempotency-Key.",
 			"WORKFLOW_START_FAILED: The request was accepted, but the job could not start. Retry with the same Idempotency-Key. (stage encoding): pq: password=hunter2"},
 		{"coded error with a cause", apierror.ModerationBlocked("violence").WithCause(secret), apierror.CodeModerationBlocked,
-			"The generated asset failed safety review.",
-			"MODERATION_BLOCKED: The generated asset failed safety review. (stage encoding): pq: password=hunter2"},
+			"Generated asset failed safety review.",
+			"MODERATION_BLOCKED: Generated asset failed safety review. (stage encoding): pq: password=hunter2"},
 		{"wrapped coded error", fmt.Errorf("moderate: %w", apierror.ModerationBlocked("violence").WithCause(secret)),
-			apierror.CodeModerationBlocked, "The generated asset failed safety review.",
-			"MODERATION_BLOCKED: The generated asset failed safety review. (stage encoding): moderate: MODERATION_BLOCKED: The generated asset failed safety review.: pq: password=hunter2"},
+			apierror.CodeModerationBlocked, "Generated asset failed safety review.",
+			"MODERATION_BLOCKED: Generated asset failed safety review. (stage encoding): moderate: MODERATION_BLOCKED: Generated asset failed safety review.: pq: password=hunter2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

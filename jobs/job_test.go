@@ -13,7 +13,7 @@ import (
 )
 
 func TestPageExample(t *testing.T) {
-	job := Failed(finishedAt, apierror.ModerationBlocked("violence").WithMessage("Generated asset failed safety review."), "finalizing")
+	job := Failed(finishedAt, apierror.ModerationBlocked("violence"), "finalizing")
 	b, err := json.Marshal(job)
 	require.NoError(t, err)
 	assert.Equal(t, pageExample, string(b))
