@@ -113,6 +113,9 @@ func (i *Instance) Client(t testing.TB) *redis.Client {
 	if err != nil {
 		t.Fatalf("redistest: parse %q: %v", i.url, err)
 	}
+	// Honour context deadlines, as the errkit stores require for their
+	// per-call timeouts.
+	opts.ContextTimeoutEnabled = true
 	c := redis.NewClient(opts)
 	t.Cleanup(func() { _ = c.Close() })
 	return c
