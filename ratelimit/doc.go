@@ -11,9 +11,12 @@
 // failed), never "denied". Two stores are provided:
 //
 //   - MemoryStore, the embedded default: 256 shards selected by a seeded
-//     64-bit hash of (class, key), each a mutex and a map from that hash to
-//     one packed 64-bit bucket state (no pointer, no per-key object, no
-//     global lock). The clock is monotonic (time never goes backwards, so a
+//     64-bit hash of (class, key), each a mutex (on its own cache lines)
+//     and an open-addressing table of 16-byte slots, that hash and one
+//     packed 64-bit bucket state, probed linearly and updated in place (no
+//     pointer, no per-key object, no global lock; a deletion shifts the
+//     cluster back instead of leaving a tombstone; a shard's table doubles
+//     under its own lock, at most to the size its share of the cap needs). The clock is monotonic (time never goes backwards, so a
 //     wall-clock step can neither refill nor drain buckets). The number of
 //     tracked buckets is capped: an insert into a full shard drops refilled
 //     buckets (free: a full bucket equals a new one) or, failing that, the

@@ -55,9 +55,10 @@ const (
 )
 
 // MemoryStore is an in-process Store: sharded token buckets kept inline in
-// maps of 64-bit hashes to packed 64-bit states (no pointer, no allocation
-// per bucket or per decision), a hard cap on tracked buckets, and incremental
-// eviction that never holds more than one shard lock.
+// open-addressing tables of 16-byte slots (64-bit hash, packed 64-bit
+// state; no pointer, no allocation per bucket or per decision), a hard cap
+// on tracked buckets, and incremental eviction that never holds more than
+// one shard lock.
 //
 // Keys are hashed together with the class name with a per-store random
 // seed; two distinct (key, class) pairs share a bucket only on a 64-bit hash
@@ -78,12 +79,14 @@ type MemoryStore struct {
 	once      sync.Once
 }
 
-// shard is one lock and its map, padded to a cache line so that
-// neighbouring locks do not share one.
+// shard is one lock and its table (56 bytes), padded to 128 bytes so that
+// no cache line holds the fields of two shards whatever the alignment of
+// the array: two cores deciding for keys of different shards never
+// contend for a line.
 type shard struct {
 	mu sync.Mutex
-	m  map[uint64]uint64
-	_  [48]byte
+	t  table
+	_  [128 - 56]byte
 }
 
 // NewMemoryStore returns a MemoryStore configured by cfg (zero fields take
@@ -126,7 +129,7 @@ func NewMemoryStore(cfg MemoryConfig) (*MemoryStore, error) {
 		done:      make(chan struct{}),
 	}
 	for i := range s.shards {
-		s.shards[i].m = make(map[uint64]uint64)
+		s.shards[i].t = newTable()
 	}
 	if cfg.SweepInterval > 0 {
 		go s.sweeper(cfg.SweepInterval)
@@ -146,13 +149,15 @@ func (s *MemoryStore) Len() int {
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		n += len(sh.m)
+		n += sh.t.n
 		sh.mu.Unlock()
 	}
 	return n
 }
 
 // now returns the store clock in nanoseconds, clamped to [0, maxTat/2].
+// Without an injected clock it is one read of the monotonic clock
+// (time.Since of a monotonic time reads nothing else).
 func (s *MemoryStore) now() int64 {
 	var d time.Duration
 	if s.clock != nil {
@@ -165,77 +170,130 @@ func (s *MemoryStore) now() int64 {
 
 // hash returns the bucket hash of (key, class): two independently seeded
 // 64-bit hashes combined, so distinct pairs collide with probability 2^-64.
+// It is never 0 (the empty slot).
 func (s *MemoryStore) hash(class, key string) uint64 {
-	return maphash.String(s.seed, key) ^ maphash.String(s.classSeed, class)*0x9e3779b97f4a7c15
+	h := maphash.String(s.seed, key) ^ maphash.String(s.classSeed, class)*0x9e3779b97f4a7c15
+	if h == 0 {
+		h = 1
+	}
+	return h
 }
 
-// Allow implements Store. It never blocks on anything but one shard lock
-// held for a map lookup and store, and does not allocate.
+// packState packs a bucket state into a slot's 64-bit state.
+func packState(st bucketState) uint64 { return uint64(st.tat)<<denyBits | uint64(st.denied) }
+
+// unpackState is the inverse of packState.
+func unpackState(v uint64) bucketState {
+	return bucketState{tat: int64(v >> denyBits), denied: int64(v & (1<<denyBits - 1))}
+}
+
+// tatOf returns the theoretical arrival time of a packed state.
+func tatOf(v uint64) int64 { return int64(v >> denyBits) }
+
+// Allow implements Store. It never blocks on anything but one shard lock,
+// held for one table probe and a store in place (plus, for a new bucket, an
+// insert that may evict up to evictSample entries or double the shard's
+// table), and does not allocate except when a shard's table grows.
 func (s *MemoryStore) Allow(ctx context.Context, key string, class Class, cost int) (Decision, error) {
 	iv, err := class.check(cost)
 	if err != nil {
 		return Decision{}, err
 	}
+	return s.allow(key, class, iv, cost)
+}
+
+// allow is Allow for a class and cost already validated, whose token
+// interval is iv.
+func (s *MemoryStore) allow(key string, class Class, iv int64, cost int) (Decision, error) {
 	if s.closed.Load() {
 		return Decision{}, ErrClosed
 	}
 	h := s.hash(class.Name, key)
 	sh := &s.shards[(h>>56)&s.mask]
-	// Reading the clock before taking the lock keeps the critical section
-	// short; a caller that waited for the lock decides with a slightly
-	// earlier now, which can only admit less and tell a later retry time.
+	// Reading the clock once, before taking the lock, keeps the critical
+	// section short; a caller that waited for the lock decides with a
+	// slightly earlier now, which can only admit less and tell a later
+	// retry time.
 	now := s.now()
 	sh.mu.Lock()
-	packed, ok := sh.m[h]
-	st := bucketState{tat: int64(packed >> denyBits), denied: int64(packed & (1<<denyBits - 1))}
-	d, st := decide(st, now, iv, iv*int64(cost), class.Rate.Burst)
-	if !ok && len(sh.m) >= s.shardCap {
-		sh.evict(now)
+	t := &sh.t
+	i, ok := t.probe(h)
+	if ok {
+		d, st := decide(unpackState(t.slots[i].st), now, iv, iv*int64(cost), class.Rate.Burst)
+		t.slots[i].st = packState(st)
+		sh.mu.Unlock()
+		return d, nil
 	}
-	sh.m[h] = uint64(st.tat)<<denyBits | uint64(st.denied)
+	d, st := decide(bucketState{}, now, iv, iv*int64(cost), class.Rate.Burst)
+	if t.n >= s.shardCap {
+		sh.evict(h, now)
+		i, _ = t.probe(h)
+	}
+	if t.full() {
+		t.grow()
+		i, _ = t.probe(h)
+	}
+	t.insertAt(i, h, packState(st))
 	sh.mu.Unlock()
 	return d, nil
 }
 
 // evict makes room for one insert in a full shard: among up to evictSample
-// entries (from the map's random iteration start) it drops every bucket
-// that has refilled; if none has, it drops the one closest to full, which
-// hands that key back at most the tokens it was missing. Called with the
-// shard lock held.
-func (sh *shard) evict(now int64) {
+// entries (from the new bucket's home slot on, a pseudo-random place) it
+// drops every bucket that has refilled; if none has, it drops the one
+// closest to full, which hands that key back at most the tokens it was
+// missing. Called with the shard lock held.
+func (sh *shard) evict(from uint64, now int64) {
+	t := &sh.t
+	i := from & t.mask
 	var victim uint64
 	victimTat := int64(-1)
 	dropped := false
-	n := 0
-	for k, v := range sh.m {
-		tat := int64(v >> denyBits)
-		if tat <= now {
-			delete(sh.m, k)
-			dropped = true
-		} else if !dropped && (victimTat < 0 || tat < victimTat) {
-			victim, victimTat = k, tat
+	for examined, scanned := 0, 0; examined < evictSample && scanned < len(t.slots); {
+		sl := t.slots[i]
+		if sl.h != 0 {
+			examined++
+			tat := tatOf(sl.st)
+			if tat <= now {
+				// Slot i now holds the next entry of the cluster, if any:
+				// examine it without moving on.
+				t.deleteAt(int(i))
+				dropped = true
+				continue
+			}
+			if !dropped && (victimTat < 0 || tat < victimTat) {
+				victim, victimTat = sl.h, tat
+			}
 		}
-		if n++; n == evictSample {
-			break
-		}
+		i = (i + 1) & t.mask
+		scanned++
 	}
 	if !dropped && victimTat >= 0 {
-		delete(sh.m, victim)
+		if j, ok := t.probe(victim); ok {
+			t.deleteAt(j)
+		}
 	}
 }
 
-// sweep drops refilled buckets among up to batch entries of the shard.
+// sweep drops refilled buckets among up to batch entries of the shard,
+// resuming where the previous sweep of this shard stopped, and visiting at
+// most every slot once.
 func (sh *shard) sweep(now int64, batch int) {
 	sh.mu.Lock()
-	n := 0
-	for k, v := range sh.m {
-		if int64(v>>denyBits) <= now {
-			delete(sh.m, k)
+	t := &sh.t
+	i := t.cursor & t.mask
+	for examined, scanned := 0, 0; examined < batch && scanned < len(t.slots); {
+		if sl := t.slots[i]; sl.h != 0 {
+			examined++
+			if tatOf(sl.st) <= now {
+				t.deleteAt(int(i))
+				continue
+			}
 		}
-		if n++; n == batch {
-			break
-		}
+		i = (i + 1) & t.mask
+		scanned++
 	}
+	t.cursor = i
 	sh.mu.Unlock()
 }
 
