@@ -33,14 +33,22 @@ func PolicyHeader(class Class) string {
 // StateHeader returns the RateLimit field value for a decision on class:
 // "<name>";r=<remaining>;t=<seconds until the bucket is full, rounded up>.
 func StateHeader(class string, d Decision) string {
-	var buf [96]byte
-	b := append(buf[:0], '"')
+	var buf [stateHeaderCap]byte
+	return string(appendStateHeader(buf[:0], class, d))
+}
+
+// stateHeaderCap is the longest RateLimit field value: a 64-byte class
+// name, quotes and two 20-digit integers with their parameter names.
+const stateHeaderCap = maxClassName + 2 + 3 + 20 + 3 + 20
+
+// appendStateHeader appends StateHeader(class, d) to b.
+func appendStateHeader(b []byte, class string, d Decision) []byte {
+	b = append(b, '"')
 	b = append(b, class...)
 	b = append(b, `";r=`...)
 	b = strconv.AppendInt(b, int64(d.Remaining), 10)
 	b = append(b, ";t="...)
-	b = strconv.AppendInt(b, ceilSeconds(d.ResetAfter), 10)
-	return string(b)
+	return strconv.AppendInt(b, ceilSeconds(d.ResetAfter), 10)
 }
 
 // ceilSeconds is d in whole seconds rounded up (0 for d <= 0).

@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"net/http"
 	"testing"
 	"time"
 
@@ -34,4 +35,22 @@ func TestStateHeader(t *testing.T) {
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, StateHeader("read", tt.d))
 	}
+}
+
+// TestSetHeaders: setHeaders leaves the header map exactly as Header.Set of
+// both fields would, and appending to one field never changes the other.
+func TestSetHeaders(t *testing.T) {
+	cl := Class{Name: "read", Rate: Rate{PerSecond: 20, Burst: 40}}
+	d := Decision{Allowed: true, Limit: 40, Remaining: 39, ResetAfter: 50 * time.Millisecond}
+	want := http.Header{}
+	want.Set(HeaderRateLimitPolicy, PolicyHeader(cl))
+	want.Set(HeaderRateLimit, StateHeader(cl.Name, d))
+
+	got := http.Header{}
+	setHeaders(got, cl.Name, classEntry{class: cl, policy: PolicyHeader(cl)}, d)
+	assert.Equal(t, want, got)
+
+	got.Add(HeaderRateLimitPolicy, "x")
+	assert.Equal(t, []string{`"read";q=40;w=2`, "x"}, got.Values(HeaderRateLimitPolicy))
+	assert.Equal(t, []string{`"read";r=39;t=1`}, got.Values(HeaderRateLimit))
 }

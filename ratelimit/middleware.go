@@ -2,7 +2,9 @@ package ratelimit
 
 import (
 	"fmt"
+	"net/http"
 	"strconv"
+	"unsafe"
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
@@ -101,10 +103,12 @@ func RateLimitWithConfig(cfg RateLimitConfig) echo.MiddlewareFunc {
 	return mw
 }
 
-// classEntry is a configured class with its precomputed policy header.
+// classEntry is a configured class with its precomputed policy header and
+// token interval.
 type classEntry struct {
-	class  Class
-	policy string
+	class    Class
+	policy   string
+	interval int64
 }
 
 // ToMiddleware validates cfg and returns the middleware. It never panics.
@@ -148,7 +152,8 @@ func (cfg RateLimitConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 		if cfg.Cost > r.Burst {
 			return nil, fmt.Errorf("ratelimit: Cost %d exceeds the burst %d of class %q: no request could pass", cfg.Cost, r.Burst, name)
 		}
-		classes[name] = classEntry{class: cl, policy: PolicyHeader(cl)}
+		iv, _ := cl.Rate.interval() // valid: checked above
+		classes[name] = classEntry{class: cl, policy: PolicyHeader(cl), interval: iv}
 	}
 	routes, err := compileRoutes(cfg.Routes, classes)
 	if err != nil {
@@ -163,6 +168,7 @@ func (cfg RateLimitConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 		store = ms
 	}
 	m := &limiter{cfg: cfg, store: store, classes: classes, routes: routes}
+	m.memory, _ = store.(*MemoryStore)
 	return m.middleware, nil
 }
 
@@ -172,6 +178,41 @@ type limiter struct {
 	store   Store
 	classes map[string]classEntry
 	routes  routeTable
+	// memory is store when it is a *MemoryStore: its decisions skip the
+	// class and cost validation ToMiddleware already did.
+	memory *MemoryStore
+}
+
+// Canonical forms of the RateLimit header names, the map keys Header.Set
+// would use: assigning them directly skips a canonicalization that
+// allocates for these two names.
+var (
+	keyRateLimitPolicy = http.CanonicalHeaderKey(HeaderRateLimitPolicy)
+	keyRateLimit       = http.CanonicalHeaderKey(HeaderRateLimit)
+)
+
+// headerValues holds both RateLimit header values of one response and the
+// bytes of the state value, so that setting both headers costs one
+// allocation.
+type headerValues struct {
+	vals [2]string
+	buf  [stateHeaderCap]byte
+}
+
+// setHeaders sets RateLimit-Policy and RateLimit on h for a decision on
+// class entry cl named name (what Header.Set would do, in one allocation).
+// The values are capacity-1 slices, so a later Header.Add copies rather
+// than writes into the other header's value.
+func setHeaders(h http.Header, name string, cl classEntry, d Decision) {
+	hv := new(headerValues)
+	b := appendStateHeader(hv.buf[:0], name, d)
+	hv.vals[0] = cl.policy
+	// b is never written again (it lives in hv.buf, or in its own array
+	// if a future format outgrew the buffer), so viewing it as a string is
+	// safe.
+	hv.vals[1] = unsafe.String(unsafe.SliceData(b), len(b))
+	h[keyRateLimitPolicy] = hv.vals[0:1:1]
+	h[keyRateLimit] = hv.vals[1:2:2]
 }
 
 func (l *limiter) middleware(next echo.HandlerFunc) echo.HandlerFunc {
@@ -194,13 +235,18 @@ func (l *limiter) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok {
 			return l.failed(c, next, fmt.Errorf("ratelimit: ClassFunc returned class %q, which is not in Classes", name))
 		}
-		d, err := l.store.Allow(c.Request().Context(), key, cl.class, l.cfg.Cost)
+		var d Decision
+		var err error
+		if l.memory != nil {
+			d, err = l.memory.allow(key, cl.class, cl.interval, l.cfg.Cost)
+		} else {
+			d, err = l.store.Allow(c.Request().Context(), key, cl.class, l.cfg.Cost)
+		}
 		if err != nil {
 			return l.failed(c, next, err)
 		}
 		h := c.Response().Header()
-		h.Set(HeaderRateLimitPolicy, cl.policy)
-		h.Set(HeaderRateLimit, StateHeader(name, d))
+		setHeaders(h, name, cl, d)
 		if !d.Allowed {
 			h.Set(echo.HeaderRetryAfter, strconv.FormatInt(apierror.RetryAfterSeconds(d.RetryAfter), 10))
 			return apierror.RateLimited(d.RetryAfter)
