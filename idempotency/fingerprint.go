@@ -42,35 +42,43 @@ type Param struct {
 // so the same key and body sent to /v1/projects/p1/content and then to
 // /v1/projects/p2/content have different fingerprints.
 func Fingerprint(method, route string, params []Param, body []byte) string {
-	h := sha256.New()
-	writeField(h, method)
-	writeField(h, route)
-	writeLen(h, len(params))
+	n := 24 + len(method) + len(route)
 	for _, p := range params {
-		writeField(h, p.Name)
-		writeField(h, p.Value)
+		n += 16 + len(p.Name) + len(p.Value)
 	}
-	h.Write(body)
-	return sum(h)
+	b := make([]byte, 0, n)
+	b = appendField(b, method)
+	b = appendField(b, route)
+	b = binary.BigEndian.AppendUint64(b, uint64(len(params)))
+	for _, p := range params {
+		b = appendField(b, p.Name)
+		b = appendField(b, p.Value)
+	}
+	return sumOf(b, body)
 }
 
 // fingerprint is Fingerprint on echo's parallel name and value slices,
 // without building a []Param. A missing value counts as "".
 func fingerprint(method, route string, names, values []string, body []byte) string {
-	h := sha256.New()
-	writeField(h, method)
-	writeField(h, route)
-	writeLen(h, len(names))
-	for i, n := range names {
-		writeField(h, n)
-		v := ""
+	value := func(i int) string {
 		if i < len(values) {
-			v = values[i]
+			return values[i]
 		}
-		writeField(h, v)
+		return ""
 	}
-	h.Write(body)
-	return sum(h)
+	n := 24 + len(method) + len(route)
+	for i, name := range names {
+		n += 16 + len(name) + len(value(i))
+	}
+	b := make([]byte, 0, n)
+	b = appendField(b, method)
+	b = appendField(b, route)
+	b = binary.BigEndian.AppendUint64(b, uint64(len(names)))
+	for i, name := range names {
+		b = appendField(b, name)
+		b = appendField(b, value(i))
+	}
+	return sumOf(b, body)
 }
 
 // legacyFingerprint is the fingerprint of errkit versions that did not hash
@@ -78,11 +86,25 @@ func fingerprint(method, route string, names, values []string, body []byte) stri
 // u64(len(route)) || route || body. It is only compared with records those
 // versions stored, so that a retry across an upgrade still replays.
 func legacyFingerprint(method, route string, body []byte) string {
+	b := make([]byte, 0, 16+len(method)+len(route))
+	b = appendField(b, method)
+	b = appendField(b, route)
+	return sumOf(b, body)
+}
+
+// sumOf renders the SHA-256 of head || body as a fingerprint.
+func sumOf(head, body []byte) string {
 	h := sha256.New()
-	writeField(h, method)
-	writeField(h, route)
+	h.Write(head)
 	h.Write(body)
-	return sum(h)
+	var s [sha256.Size]byte
+	return FingerprintPrefix + hex.EncodeToString(h.Sum(s[:0]))
+}
+
+// appendField appends s to b preceded by its length as a big-endian uint64.
+func appendField(b []byte, s string) []byte {
+	b = binary.BigEndian.AppendUint64(b, uint64(len(s)))
+	return append(b, s...)
 }
 
 // storeKey returns the fixed-length (64 hex characters) store key of an
@@ -97,12 +119,6 @@ func storeKey(scope, method, route, key string) string {
 	writeField(h, key)
 	var s [sha256.Size]byte
 	return hex.EncodeToString(h.Sum(s[:0]))
-}
-
-// sum renders h's SHA-256 as a fingerprint.
-func sum(h hash.Hash) string {
-	var s [sha256.Size]byte
-	return FingerprintPrefix + hex.EncodeToString(h.Sum(s[:0]))
 }
 
 // writeField writes s to h preceded by its length as a big-endian uint64.
