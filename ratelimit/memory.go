@@ -60,23 +60,22 @@ const (
 // on tracked buckets, and incremental eviction that never holds more than
 // one shard lock.
 //
-// Keys are hashed together with the class name with a per-store random
-// seed; two distinct (key, class) pairs share a bucket only on a 64-bit hash
-// collision (probability about n²/2^65 for n live buckets), which can only
+// Keys are hashed with a per-store random seed and combined with a digest
+// of the class name; two distinct (key, class) pairs share a bucket only on
+// a 64-bit hash collision (probability about n²/2^65 for n live buckets), which can only
 // make the limiter stricter for them.
 type MemoryStore struct {
-	seed      maphash.Seed
-	classSeed maphash.Seed
-	start     time.Time
-	clock     func() time.Duration
-	shards    []shard
-	shardCap  int
-	mask      uint64
-	batch     int
-	closed    atomic.Bool
-	stop      chan struct{}
-	done      chan struct{}
-	once      sync.Once
+	seed     maphash.Seed
+	start    time.Time
+	clock    func() time.Duration
+	shards   []shard
+	shardCap int
+	mask     uint64
+	batch    int
+	closed   atomic.Bool
+	stop     chan struct{}
+	done     chan struct{}
+	once     sync.Once
 }
 
 // shard is one lock and its table (56 bytes), padded to 128 bytes so that
@@ -117,16 +116,15 @@ func NewMemoryStore(cfg MemoryConfig) (*MemoryStore, error) {
 		}
 	}
 	s := &MemoryStore{
-		seed:      maphash.MakeSeed(),
-		classSeed: maphash.MakeSeed(),
-		start:     time.Now(),
-		clock:     cfg.Clock,
-		shards:    make([]shard, n),
-		shardCap:  cfg.MaxKeys / n,
-		mask:      uint64(n - 1),
-		batch:     cfg.SweepBatch,
-		stop:      make(chan struct{}),
-		done:      make(chan struct{}),
+		seed:     maphash.MakeSeed(),
+		start:    time.Now(),
+		clock:    cfg.Clock,
+		shards:   make([]shard, n),
+		shardCap: cfg.MaxKeys / n,
+		mask:     uint64(n - 1),
+		batch:    cfg.SweepBatch,
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
 	}
 	for i := range s.shards {
 		s.shards[i].t = newTable()
@@ -168,11 +166,20 @@ func (s *MemoryStore) now() int64 {
 	return min(max(int64(d), 0), maxTat/2)
 }
 
-// hash returns the bucket hash of (key, class): two independently seeded
-// 64-bit hashes combined, so distinct pairs collide with probability 2^-64.
-// It is never 0 (the empty slot).
+// hash returns the bucket hash of (key, class): the key's seeded 64-bit
+// hash combined with a 64-bit FNV-1a digest of the class name. Class names
+// are configuration, not input, and the key hash is seeded, so two
+// distinct pairs collide with probability about 2^-64 (for different
+// classes the two key hashes would have to differ by exactly the
+// difference of the class digests). One seeded hash per decision instead
+// of two. It is never 0 (the empty slot).
 func (s *MemoryStore) hash(class, key string) uint64 {
-	h := maphash.String(s.seed, key) ^ maphash.String(s.classSeed, class)*0x9e3779b97f4a7c15
+	c := uint64(14695981039346656037)
+	for i := 0; i < len(class); i++ {
+		c ^= uint64(class[i])
+		c *= 1099511628211
+	}
+	h := maphash.String(s.seed, key) ^ c*0x9e3779b97f4a7c15
 	if h == 0 {
 		h = 1
 	}
