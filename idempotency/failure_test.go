@@ -164,37 +164,6 @@ func TestMethodsAndHeadersConfig(t *testing.T) {
 	assert.Equal(t, int64(3), cr.calls.Load())
 }
 
-// TestRedisLegacyLease: a lease written by a version that did not store the
-// fingerprint ("L" + token) reads as a lease of unknown fingerprint, so any
-// request with its key gets CONFLICT idempotency_key_in_use, and its owner
-// (an old instance using the same compare-and-delete) can still renew,
-// complete and release it.
-func TestRedisLegacyLease(t *testing.T) {
-	inst := redistest.Server(t)
-	client := inst.Client(t)
-	prefix := inst.Prefix(t)
-	store := NewRedisStore(client, prefix)
-	ctx := context.Background()
-	cr := &creator{}
-	srv, _ := newServer(t, IdempotencyConfig{Store: store}, cr.handle)
-	skey := storeKey("key_A", http.MethodPost, contentRoute, "legacy")
-	require.NoError(t, client.Set(ctx, prefix+skey, "Lold-token", time.Minute).Err())
-
-	lk, err := store.Acquire(ctx, skey, "new-token", "sha256:x", time.Second)
-	require.NoError(t, err)
-	assert.Equal(t, Lookup{State: InProgress}, lk)
-	for _, body := range []string{`{}`, `{"other":"body"}`} {
-		inUse(t, mustDo(t, srv, call{keyID: "key_A", keys: []string{"legacy"}, body: body}))
-	}
-	assert.Zero(t, cr.calls.Load())
-
-	assert.ErrorIs(t, store.Renew(ctx, skey, "old-toke", time.Minute), ErrLeaseLost)
-	require.NoError(t, store.Renew(ctx, skey, "old-token", time.Minute))
-	require.NoError(t, store.Release(ctx, skey, "old-token"))
-	assert.Equal(t, http.StatusCreated, mustDo(t, srv, call{keyID: "key_A", keys: []string{"legacy"}, body: `{}`}).status)
-	assert.Equal(t, int64(1), cr.calls.Load())
-}
-
 // TestRedisTokenNewline: an owner token with a newline would make the
 // token part of a lease value ambiguous; every method refuses it.
 func TestRedisTokenNewline(t *testing.T) {

@@ -81,17 +81,6 @@ func fingerprint(method, route string, names, values []string, body []byte) stri
 	return sumOf(b, body)
 }
 
-// legacyFingerprint is the fingerprint of errkit versions that did not hash
-// path parameters: the SHA-256 of u64(len(method)) || method ||
-// u64(len(route)) || route || body. It is only compared with records those
-// versions stored, so that a retry across an upgrade still replays.
-func legacyFingerprint(method, route string, body []byte) string {
-	b := make([]byte, 0, 16+len(method)+len(route))
-	b = appendField(b, method)
-	b = appendField(b, route)
-	return sumOf(b, body)
-}
-
 // sumOf renders the SHA-256 of head || body as a fingerprint.
 func sumOf(head, body []byte) string {
 	h := sha256.New()

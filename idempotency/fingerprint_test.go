@@ -56,10 +56,6 @@ func TestFingerprint(t *testing.T) {
 	// encoding (24 zero bytes), fixed so that the format can't drift
 	// silently.
 	assert.Equal(t, "sha256:9d908ecfb6b256def8b49a7c504e6c889c4b0e41fe6ce3e01863dd7b61a20aa0", Fingerprint("", "", nil, nil))
-	// The fingerprint of the versions without path parameters (16 zero
-	// bytes), which stored records may still carry.
-	assert.Equal(t, "sha256:374708fff7719dd5979ec875d56cd2286f6d3cf7ec317a3b25632aab28ec37bb", legacyFingerprint("", "", nil))
-	assert.NotEqual(t, Fingerprint("POST", "/a", nil, nil), legacyFingerprint("POST", "/a", nil))
 }
 
 func TestFingerprintUnambiguous(t *testing.T) {

@@ -267,7 +267,7 @@ func (m *idempotency) handle(next echo.HandlerFunc) echo.HandlerFunc {
 			if lk.Record == nil {
 				return m.internal(rc, "acquire", errors.New("idempotency: store reported Completed without a record"))
 			}
-			if lk.Record.Fingerprint != fp && lk.Record.Fingerprint != legacyFingerprint(req.Method, route, body) {
+			if lk.Record.Fingerprint != fp {
 				return apierror.IdempotencyConflict(lk.Record.Fingerprint, fp)
 			}
 			replay(c, lk.Record)

@@ -137,39 +137,6 @@ func TestConflictAcrossResources(t *testing.T) {
 	})
 }
 
-// TestLegacyRecordReplays: a record stored by a version that fingerprinted
-// without path parameters still replays to the same method, route and
-// body (a retry across the upgrade), and still conflicts on another body.
-func TestLegacyRecordReplays(t *testing.T) {
-	forEachStore(t, func(t *testing.T, newStore func() Store) {
-		store := newStore()
-		cr := &creator{}
-		srv, _ := newServer(t, IdempotencyConfig{Store: store}, cr.handle)
-		const body = `{"hook":"old"}`
-		ctx := context.Background()
-		skey := storeKey("key_A", http.MethodPost, contentRoute, "pre-upgrade")
-		lk, err := store.Acquire(ctx, skey, "old-server", "", time.Minute) // no lease fingerprint either
-		require.NoError(t, err)
-		require.Equal(t, Acquired, lk.State)
-		legacy := legacyFingerprint(http.MethodPost, contentRoute, []byte(body))
-		require.NoError(t, store.Complete(ctx, skey, "old-server", Record{Fingerprint: legacy, Status: http.StatusCreated,
-			Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte(`{"id":"cnt_old"}`)}, time.Minute))
-
-		r := mustDo(t, srv, call{keyID: "key_A", keys: []string{"pre-upgrade"}, body: body})
-		assert.Equal(t, http.StatusCreated, r.status)
-		assert.Equal(t, `{"id":"cnt_old"}`, r.body)
-		assert.Equal(t, "true", r.header.Get(HeaderReplayed))
-
-		r = mustDo(t, srv, call{keyID: "key_A", keys: []string{"pre-upgrade"}, body: `{"hook":"new"}`})
-		assert.Equal(t, http.StatusConflict, r.status)
-		assert.Equal(t, envelope(r, "IDEMPOTENCY_CONFLICT",
-			"This Idempotency-Key was used earlier with a different request body.",
-			`{"originalRequestHash":"`+legacy+`","currentRequestHash":"`+
-				recompute(http.MethodPost, contentRoute, []byte(`{"hook":"new"}`), "projectId", "prj_1")+`"}`), r.body)
-		assert.Zero(t, cr.calls.Load())
-	})
-}
-
 // TestReleaseOnError: a request that fails (returned error, non-2xx status,
 // panic) releases the key, and the retry with the same key runs.
 func TestReleaseOnError(t *testing.T) {

@@ -47,12 +47,10 @@ return false
 `)
 
 // owns is the Lua test that the value v of KEYS[1] is a lease of the owner
-// ARGV[1] ("L" + token): the value is that exactly (a lease without
-// fingerprint) or starts with it followed by the separator.
+// ARGV[1] ("L" + token): the value starts with it followed by the separator.
 const owns = `
 local function owns(v)
   if not v then return false end
-  if v == ARGV[1] then return true end
   return string.sub(v, 1, #ARGV[1] + 1) == ARGV[1] .. '\n'
 end
 `
@@ -120,8 +118,10 @@ func (s *RedisStore) Acquire(ctx context.Context, key, token, fingerprint string
 	}
 	switch {
 	case strings.HasPrefix(v, leaseTag):
-		// A lease without separator (older versions) has no fingerprint.
-		_, fp, _ := strings.Cut(v[len(leaseTag):], leaseSep)
+		_, fp, ok := strings.Cut(v[len(leaseTag):], leaseSep)
+		if !ok {
+			return Lookup{}, fmt.Errorf("idempotency: redis key %s holds a lease without fingerprint", s.prefix+key)
+		}
 		return Lookup{State: InProgress, Fingerprint: fp}, nil
 	case strings.HasPrefix(v, recordTag):
 		rec, err := decodeRecord([]byte(v[len(recordTag):]))
