@@ -10,6 +10,7 @@ package principal
 
 import (
 	"context"
+	"net/http"
 	"slices"
 
 	"github.com/labstack/echo/v4"
@@ -28,31 +29,66 @@ type Principal struct {
 // HasScope reports whether the principal was granted scope.
 func (p Principal) HasScope(scope string) bool { return slices.Contains(p.Scopes, scope) }
 
-// echoKey is the echo.Context key under which Set stores the principal.
-const echoKey = "errkit.principal"
-
+// ctxKey is the context.Context key of a request's *principalCtx.
 type ctxKey struct{}
 
-// Set records p as the caller of the request in the echo context and in the
-// request's context.Context.
+// principalCtx is what Set adds to a request, in a single allocation: the
+// request's new context.Context (it wraps the parent and answers
+// Value(ctxKey{}) with itself), the principal, and the copy of the
+// *http.Request that carries the context. From and FromContext read the
+// principal back through c.Request().Context(), so no entry in echo's context
+// store (a map allocated per request) is needed.
+type principalCtx struct {
+	context.Context
+	p   Principal
+	req http.Request
+}
+
+// Value returns the principalCtx itself for ctxKey{} and defers to the parent
+// context otherwise.
+func (pc *principalCtx) Value(key any) any {
+	if _, ok := key.(ctxKey); ok {
+		return pc
+	}
+	return pc.Context.Value(key)
+}
+
+// String describes the context without its values (a principal is not for
+// logs).
+func (pc *principalCtx) String() string { return "errkit.principalContext" }
+
+// Set records p as the caller of the request: the echo context's request is
+// replaced by a copy whose context.Context carries p, exactly as
+// c.SetRequest(r.WithContext(ctx)) would, in one allocation. Handlers and
+// middleware that run afterwards read it with From (or FromContext on the
+// request's context and any context derived from it). A later Set wins.
 func Set(c echo.Context, p Principal) {
-	c.Set(echoKey, p)
 	r := c.Request()
-	c.SetRequest(r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
+	pc := &principalCtx{Context: r.Context(), p: p}
+	pc.req = *r.WithContext(pc)
+	c.SetRequest(&pc.req)
 }
 
 // From returns the caller recorded by Set, and false when the request was not
 // authenticated.
 func From(c echo.Context) (Principal, bool) {
-	p, ok := c.Get(echoKey).(Principal)
-	return p, ok
+	r := c.Request()
+	if r == nil {
+		return Principal{}, false
+	}
+	return FromContext(r.Context())
 }
 
 // FromContext returns the caller recorded by Set from a request's
 // context.Context, and false when there is none.
 func FromContext(ctx context.Context) (Principal, bool) {
-	p, ok := ctx.Value(ctxKey{}).(Principal)
-	return p, ok
+	if ctx == nil {
+		return Principal{}, false
+	}
+	if pc, ok := ctx.Value(ctxKey{}).(*principalCtx); ok {
+		return pc.p, true
+	}
+	return Principal{}, false
 }
 
 // KeyID returns the authenticated key ID of the request, or "" when the

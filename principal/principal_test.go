@@ -1,6 +1,7 @@
 package principal_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -51,4 +52,49 @@ func TestHasScope(t *testing.T) {
 		assert.Equal(t, tc.want, p.HasScope(tc.scope), tc.scope)
 	}
 	assert.False(t, principal.Principal{}.HasScope("content:read"))
+}
+
+// TestSetSurvivesDerivedContext: a middleware that derives the request's
+// context after Set (c.SetRequest(r.WithContext(...))) keeps the principal
+// visible, and a later Set wins.
+func TestSetSurvivesDerivedContext(t *testing.T) {
+	type otherKey struct{}
+	c := echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/", nil), httptest.NewRecorder())
+	principal.Set(c, principal.Principal{KeyID: "key_a", OrganizationID: "org_a"})
+	r := c.Request()
+	c.SetRequest(r.WithContext(context.WithValue(r.Context(), otherKey{}, "v")))
+	assert.Equal(t, "key_a", principal.KeyID(c))
+	assert.Equal(t, "v", c.Request().Context().Value(otherKey{}))
+
+	principal.Set(c, principal.Principal{KeyID: "key_b", OrganizationID: "org_b"})
+	assert.Equal(t, "key_b", principal.KeyID(c))
+	assert.Equal(t, "org_b", principal.OrganizationID(c))
+	assert.Equal(t, "v", c.Request().Context().Value(otherKey{}), "values set before stay visible")
+}
+
+// TestSetAllocations: Set costs one allocation (context, principal and the
+// request copy together) and reading the principal back costs none.
+func TestSetAllocations(t *testing.T) {
+	c := echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/", nil), httptest.NewRecorder())
+	r := c.Request()
+	p := principal.Principal{KeyID: "key_a", OrganizationID: "org_a", Scopes: []string{"read"}}
+	assert.Equal(t, 1.0, testing.AllocsPerRun(100, func() {
+		c.SetRequest(r)
+		principal.Set(c, p)
+	}))
+	assert.Equal(t, 0.0, testing.AllocsPerRun(100, func() {
+		if principal.KeyID(c) != "key_a" {
+			t.Fatal("lost")
+		}
+	}))
+}
+
+// TestFromWithoutRequest: an echo context without a request reads as
+// unauthenticated rather than panicking.
+func TestFromWithoutRequest(t *testing.T) {
+	c := echo.New().NewContext(nil, httptest.NewRecorder())
+	_, ok := principal.From(c)
+	assert.False(t, ok)
+	_, ok = principal.FromContext(nil)
+	assert.False(t, ok)
 }
