@@ -21,17 +21,17 @@ type ErrorHandlerConfig struct {
 	// info level on stderr.
 	Logger *zap.Logger
 
-	// ClientErrorLevel is the level 4xx errors are logged at. The zero
-	// value is zapcore.InfoLevel; use zapcore.DebugLevel to keep them out
-	// of production logs. INTERNAL and WORKFLOW_START_FAILED are always
-	// logged at error level.
-	ClientErrorLevel zapcore.Level
+	// ClientErrorLevel is the level 4xx errors are logged at. Default
+	// (nil): zapcore.InfoLevel; point it at zapcore.DebugLevel to keep them
+	// out of production logs. INTERNAL and WORKFLOW_START_FAILED are always
+	// logged at error level. A pointer, so that an unset field is told
+	// apart from InfoLevel (zapcore's zero Level).
+	ClientErrorLevel *zapcore.Level
 
 	// UpstreamErrorLevel is the level of the other 5xx codes (KILL_SWITCH,
 	// CIRCUIT_OPEN, PLATFORM_ERROR, SCRAPE_FAILED): refusals and upstream
-	// failures, not bugs. The zero value is zapcore.InfoLevel;
-	// DefaultErrorHandlerConfig uses zapcore.WarnLevel.
-	UpstreamErrorLevel zapcore.Level
+	// failures, not bugs. Default (nil): zapcore.WarnLevel.
+	UpstreamErrorLevel *zapcore.Level
 
 	// MaxBodyBytes is the request body limit reported in details.maxBytes
 	// when a 413 comes from echo's own BodyLimit middleware (whose error
@@ -47,12 +47,11 @@ type ErrorHandlerConfig struct {
 	DefaultRetryAfter time.Duration
 }
 
-// DefaultErrorHandlerConfig is the default error handler configuration.
-var DefaultErrorHandlerConfig = ErrorHandlerConfig{
-	ClientErrorLevel:   zapcore.InfoLevel,
-	UpstreamErrorLevel: zapcore.WarnLevel,
-	DefaultRetryAfter:  time.Second,
-}
+// DefaultErrorHandlerConfig is the default error handler configuration:
+// every field at its default (4xx logged at info, upstream 5xx at warn,
+// INTERNAL at error, a one-second Retry-After for a bare 429), which is what
+// any zero field of an ErrorHandlerConfig means too.
+var DefaultErrorHandlerConfig = ErrorHandlerConfig{}
 
 // errorHandler is a configured error handler.
 type errorHandler struct {
@@ -107,10 +106,16 @@ func newErrorHandler(cfg ErrorHandlerConfig) (*errorHandler, error) {
 	}
 	h := &errorHandler{
 		log:               orDefault(cfg.Logger),
-		clientLevel:       cfg.ClientErrorLevel,
-		upstreamLevel:     cfg.UpstreamErrorLevel,
+		clientLevel:       zapcore.InfoLevel,
+		upstreamLevel:     zapcore.WarnLevel,
 		maxBodyBytes:      cfg.MaxBodyBytes,
 		defaultRetryAfter: cfg.DefaultRetryAfter,
+	}
+	if cfg.ClientErrorLevel != nil {
+		h.clientLevel = *cfg.ClientErrorLevel
+	}
+	if cfg.UpstreamErrorLevel != nil {
+		h.upstreamLevel = *cfg.UpstreamErrorLevel
 	}
 	if h.defaultRetryAfter == 0 {
 		h.defaultRetryAfter = time.Second

@@ -170,9 +170,12 @@ func TestLogLevelsAndFields(t *testing.T) {
 		{"4xx at info by default", DefaultErrorHandlerConfig, apierror.NotFound(), zapcore.InfoLevel, false},
 		{"wrapped 4xx keeps its error", DefaultErrorHandlerConfig, fmt.Errorf("project p_123: %w", apierror.NotFound()), zapcore.InfoLevel, true},
 		{"4xx with a cause keeps its error", DefaultErrorHandlerConfig, apierror.NotFound().WithCause(errors.New("sql: no rows")), zapcore.InfoLevel, true},
-		{"4xx at the configured level", ErrorHandlerConfig{ClientErrorLevel: zapcore.DebugLevel}, apierror.NotFound(), zapcore.DebugLevel, false},
+		{"4xx at the configured level", ErrorHandlerConfig{ClientErrorLevel: levelPtr(zapcore.DebugLevel)}, apierror.NotFound(), zapcore.DebugLevel, false},
 		{"upstream 5xx at warn by default", DefaultErrorHandlerConfig, apierror.KillSwitch(apierror.ScopeKey), zapcore.WarnLevel, false},
-		{"upstream 5xx at the configured level", ErrorHandlerConfig{UpstreamErrorLevel: zapcore.ErrorLevel}, apierror.ScrapeFailed(""), zapcore.ErrorLevel, false},
+		{"upstream 5xx at the configured level", ErrorHandlerConfig{UpstreamErrorLevel: levelPtr(zapcore.ErrorLevel)}, apierror.ScrapeFailed(""), zapcore.ErrorLevel, false},
+		{"upstream 5xx at info when asked", ErrorHandlerConfig{UpstreamErrorLevel: levelPtr(zapcore.InfoLevel)}, apierror.ScrapeFailed(""), zapcore.InfoLevel, false},
+		{"a partial config keeps the other defaults", ErrorHandlerConfig{MaxBodyBytes: 1 << 20}, apierror.KillSwitch(apierror.ScopeKey), zapcore.WarnLevel, false},
+		{"zero config: upstream 5xx at warn", ErrorHandlerConfig{}, apierror.CircuitOpen("scraper", 3*time.Second), zapcore.WarnLevel, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -276,3 +279,7 @@ func TestErrorChains(t *testing.T) {
 }
 
 func apierrorStatus(c apierror.Code) int { s, _ := apierror.Lookup(c); return s.Status }
+
+// levelPtr returns a pointer to l, for the level fields of
+// ErrorHandlerConfig.
+func levelPtr(l zapcore.Level) *zapcore.Level { return &l }

@@ -20,8 +20,8 @@ type Config struct {
 	// Recover configures panic recovery.
 	Recover RecoverConfig
 
-	// ErrorHandler configures the error handler. Its zero value means
-	// DefaultErrorHandlerConfig (4xx at info, upstream 5xx at warn).
+	// ErrorHandler configures the error handler; each zero field takes its
+	// default (4xx logged at info, upstream 5xx at warn).
 	ErrorHandler ErrorHandlerConfig
 
 	// AccessLog, when not nil, adds the AccessLog middleware.
@@ -68,9 +68,6 @@ func Install(e *echo.Echo, cfg Config) error {
 		return err
 	}
 	hcfg := cfg.ErrorHandler
-	if hcfg == (ErrorHandlerConfig{}) {
-		hcfg = DefaultErrorHandlerConfig
-	}
 	if hcfg.Logger == nil {
 		hcfg.Logger = cfg.Logger
 	}
