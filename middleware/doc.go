@@ -63,7 +63,8 @@
 //	HTTPError 429 (echo RateLimiter)                   RATE_LIMITED, retryAfterMs from a Retry-After already set, else DefaultRetryAfter 429
 //	HTTPError 431                                      VALIDATION, issue {"header", ...} 422
 //	HTTPError 5xx, with or without internal error      INTERNAL            500
-//	any other HTTPError status (402, 406, 408, 409, ...) INTERNAL          500
+//	HTTPError 409                                      CONFLICT, details.reason "conflict" 409
+//	any other HTTPError 4xx (402, 406, 408, 412, ...)  VALIDATION, issue {"request", its message if short and printable, else the status text} 422
 //	any other error                                    INTERNAL            500
 //
 // INTERNAL always has the fixed generic message and no details: neither the

@@ -75,9 +75,21 @@ func (h *errorHandler) convert(err error, c echo.Context) *apierror.Error {
 		return apierror.Validation(apierror.Issue{Path: pathRequest, Message: clientMessage(he, "The request failed validation.")})
 	case http.StatusTooManyRequests:
 		return apierror.RateLimited(h.retryAfterOf(c))
+	case http.StatusConflict:
+		return apierror.Conflict(reasonConflict)
+	}
+	if he.Code >= 400 && he.Code < 500 {
+		// Any other 4xx is a caller's mistake the code set has no name for:
+		// answering it as INTERNAL would tell clients to retry with
+		// backoff, so it is VALIDATION (fix the request, don't retry).
+		return apierror.Validation(apierror.Issue{Path: pathRequest, Message: clientMessage(he, http.StatusText(he.Code)+".")})
 	}
 	return apierror.Internal(err)
 }
+
+// reasonConflict is details.reason of the CONFLICT a 409 echo error maps to
+// (the error names no narrower reason).
+const reasonConflict = "conflict"
 
 // badRequest maps a 400 echo error: bind and decode failures, echo's key-auth
 // "missing key" errors, and any other 400.

@@ -173,8 +173,15 @@ func TestEchoErrorMapping(t *testing.T) {
 		{name: "5xx with internal error", setup: route(func(echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadGateway, "upstream").SetInternal(errors.New("dial tcp 10.0.0.7:5432"))
 		}), status: 500, code: apierror.CodeInternal},
-		{name: "other HTTPError status", setup: route(func(echo.Context) error { return echo.NewHTTPError(http.StatusConflict, "dup") }),
-			status: 500, code: apierror.CodeInternal},
+		{name: "409", setup: route(func(echo.Context) error { return echo.NewHTTPError(http.StatusConflict, "dup") }),
+			status: 409, code: apierror.CodeConflict, details: `{"reason":"conflict"}`},
+		{name: "other 4xx with message", setup: route(func(echo.Context) error { return echo.NewHTTPError(http.StatusNotAcceptable, "Only application/json.") }),
+			status: 422, code: apierror.CodeValidation,
+			details: `{"issues":[{"path":"request","message":"Only application/json."}]}`},
+		{name: "other 4xx with internal error", setup: route(func(echo.Context) error {
+			return echo.NewHTTPError(http.StatusPaymentRequired).SetInternal(errors.New("wallet w_1 empty"))
+		}), status: 422, code: apierror.CodeValidation,
+			details: `{"issues":[{"path":"request","message":"Payment Required."}]}`},
 		{name: "any other error", setup: route(func(echo.Context) error { return errCanceledQuery }),
 			status: 500, code: apierror.CodeInternal},
 	}
