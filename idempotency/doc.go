@@ -34,17 +34,13 @@
 //     the first request's outcome). The first request holds a lease of
 //     LeaseTTL (10 s by default) with a random owner token and its
 //     fingerprint, renewed while its handler runs, so a crashed server frees
-//     the key within LeaseTTL. A lease taken by an errkit version that did
-//     not store its fingerprint is answered idempotency_key_in_use.
+//     the key within LeaseTTL.
 //   - The scope holds the route template, the fingerprint also the
 //     concrete resource: a key reused on the same route template with other
 //     path parameters (POST /v1/projects/p1/content, then
 //     /v1/projects/p2/content) and the same body is answered
 //     IDEMPOTENCY_CONFLICT, never with the first resource's response.
 //     Clients must use a fresh key per operation, as the contract asks.
-//     Records stored by errkit versions whose fingerprint had no path
-//     parameters still replay to the same method, route and body until
-//     they expire.
 //   - The response of a request holding the lease is passed through to the
 //     client as it is written and also kept in memory until it is stored,
 //     up to MaxResponseBytes (1 MiB by default). A 2xx response with a

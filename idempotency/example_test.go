@@ -79,7 +79,10 @@ func ExampleFingerprint() {
 // Every instance of a service shares one RedisStore keyspace, so a retry
 // that reaches another instance replays too.
 func ExampleNewRedisStore() {
-	client := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{"localhost:6379"}})
+	client := redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs:                 []string{"localhost:6379"},
+		ContextTimeoutEnabled: true, // so that StoreTimeout bounds network I/O
+	})
 	defer client.Close()
 
 	e := echo.New()

@@ -2,7 +2,10 @@ package idempotency
 
 import (
 	"context"
+	"io"
+	"net"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,6 +57,60 @@ func TestRedisDown(t *testing.T) {
 		return err == nil && r.status == http.StatusCreated
 	}, 10*time.Second, 50*time.Millisecond)
 	assert.Equal(t, int64(1), cr.calls.Load())
+}
+
+// TestStoreTimeout: a Redis that accepts connections but never answers (a
+// real listener that reads and stays silent) is given StoreTimeout, not the
+// client's 30 s read timeout: the request answers INTERNAL, the handler does
+// not run, and the failure is logged with the request ID.
+func TestStoreTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, conn)
+			mu.Unlock()
+			wg.Add(1)
+			go func() { defer wg.Done(); _, _ = io.Copy(io.Discard, conn) }()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	client := redis.NewClient(&redis.Options{Addr: ln.Addr().String(), MaxRetries: -1, Protocol: 2,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = client.Close() })
+	cr := &creator{}
+	srv, logs := newServer(t, IdempotencyConfig{Store: NewRedisStore(client, "t:"), StoreTimeout: 200 * time.Millisecond}, cr.handle)
+
+	start := time.Now()
+	r := mustDo(t, srv, call{keyID: "key_A", keys: []string{"hung"}, body: `{}`})
+	elapsed := time.Since(start)
+	assert.Equal(t, http.StatusInternalServerError, r.status)
+	assert.Equal(t, envelope(r, "INTERNAL", apierror.InternalMessage, ""), r.body)
+	assert.Less(t, elapsed, 10*time.Second, "answered after the store timeout, not the client's read timeout")
+	assert.GreaterOrEqual(t, elapsed, 200*time.Millisecond)
+	assert.Zero(t, cr.calls.Load())
+	entries := storeFailures(logs)
+	require.Len(t, entries, 1)
+	assert.Equal(t, r.header.Get("X-Request-Id"), entries[0].ContextMap()["requestId"])
+	assert.Contains(t, entries[0].ContextMap()["error"], "timeout")
 }
 
 // TestEmptyScope: a request with a key but no authenticated caller is a
@@ -125,6 +182,7 @@ func TestConfig(t *testing.T) {
 		{"negative response cap", IdempotencyConfig{MaxResponseBytes: -1}, "MaxResponseBytes"},
 		{"negative TTL", IdempotencyConfig{TTL: -time.Second}, "TTL"},
 		{"negative lease", IdempotencyConfig{LeaseTTL: -time.Second}, "LeaseTTL"},
+		{"negative store timeout", IdempotencyConfig{StoreTimeout: -time.Second}, "StoreTimeout"},
 		{"sub-millisecond lease", IdempotencyConfig{LeaseTTL: time.Microsecond}, "millisecond"},
 		{"empty methods", IdempotencyConfig{Methods: []string{}}, "Methods"},
 		{"bad method", IdempotencyConfig{Methods: []string{"PO ST"}}, "method"},

@@ -32,6 +32,8 @@ const (
 	DefaultLeaseTTL = 10 * time.Second
 	// DefaultMaxResponseBytes caps the body of a response kept for replay.
 	DefaultMaxResponseBytes int64 = 1 << 20
+	// DefaultStoreTimeout bounds each store call.
+	DefaultStoreTimeout = time.Second
 )
 
 // InUseRetryAfter is the Retry-After sent with CONFLICT
@@ -86,6 +88,12 @@ type IdempotencyConfig struct {
 	// buffering the body once it passes the cap. Default
 	// DefaultMaxResponseBytes.
 	MaxResponseBytes int64
+	// StoreTimeout bounds each store call (through context.WithTimeout): a
+	// hung store answers INTERNAL after it instead of holding the request.
+	// The Redis client must honour context deadlines
+	// (redis.Options.ContextTimeoutEnabled) for the bound to hold on
+	// network I/O. Default DefaultStoreTimeout.
+	StoreTimeout time.Duration
 }
 
 // DefaultIdempotencyConfig is the configuration Idempotency uses.
@@ -98,6 +106,7 @@ var DefaultIdempotencyConfig = IdempotencyConfig{
 	LeaseTTL:         DefaultLeaseTTL,
 	ReplayHeaders:    []string{echo.HeaderContentType, echo.HeaderLocation},
 	MaxResponseBytes: DefaultMaxResponseBytes,
+	StoreTimeout:     DefaultStoreTimeout,
 }
 
 // errEmptyScope is the logged cause when KeyFunc returns "".
@@ -169,6 +178,12 @@ func (cfg IdempotencyConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 		cfg.LeaseTTL = d.LeaseTTL
 	case cfg.LeaseTTL < time.Millisecond:
 		return nil, fmt.Errorf("idempotency: LeaseTTL %v is under one millisecond", cfg.LeaseTTL)
+	}
+	switch {
+	case cfg.StoreTimeout < 0:
+		return nil, fmt.Errorf("idempotency: StoreTimeout %v is negative", cfg.StoreTimeout)
+	case cfg.StoreTimeout == 0:
+		cfg.StoreTimeout = d.StoreTimeout
 	}
 	if len(cfg.Methods) == 0 {
 		return nil, errors.New("idempotency: Methods is empty (nil means POST and PATCH)")
@@ -248,7 +263,9 @@ func (m *idempotency) handle(next echo.HandlerFunc) echo.HandlerFunc {
 		skey := storeKey(scope, req.Method, route, key)
 		token := rand.Text()
 
-		lk, err := m.cfg.Store.Acquire(rc.ctx, skey, token, fp, m.cfg.LeaseTTL)
+		actx, cancel := context.WithTimeout(rc.ctx, m.cfg.StoreTimeout)
+		lk, err := m.cfg.Store.Acquire(actx, skey, token, fp, m.cfg.LeaseTTL)
+		cancel()
 		if err != nil {
 			return m.internal(rc, "acquire", err)
 		}
@@ -406,10 +423,10 @@ func info(c echo.Context) reqInfo {
 	return reqInfo{ctx: r.Context(), method: r.Method, route: c.Path()}
 }
 
-// storeContext bounds the store calls made after the handler: they must run
-// even when the client has gone away.
+// storeContext bounds the store calls made after the handler by
+// StoreTimeout: they must run even when the client has gone away.
 func (m *idempotency) storeContext(rc reqInfo) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(rc.ctx), m.cfg.LeaseTTL)
+	return context.WithTimeout(context.WithoutCancel(rc.ctx), m.cfg.StoreTimeout)
 }
 
 // internal logs a store failure and returns INTERNAL with it as cause.

@@ -19,8 +19,7 @@ const DefaultRedisPrefix = "errkit:idempotency:"
 
 // Value tags: a key holds either a lease ("L" + owner token + "\n" +
 // fingerprint of the owner's request) or a stored response ("R" + JSON
-// record). Leases written by errkit versions without lease fingerprints are
-// "L" + owner token: they read as a lease whose fingerprint is unknown.
+// record).
 const (
 	leaseTag  = "L"
 	recordTag = "R"
@@ -96,6 +95,9 @@ type RedisStore struct {
 
 // NewRedisStore returns a RedisStore on client whose keys start with prefix
 // (DefaultRedisPrefix when empty). The client is not closed by the store.
+// Give it a client with ContextTimeoutEnabled, so that the middleware's
+// StoreTimeout bounds each call's network I/O (otherwise go-redis waits up
+// to its own ReadTimeout, 3 s by default).
 func NewRedisStore(client redis.UniversalClient, prefix string) *RedisStore {
 	if prefix == "" {
 		prefix = DefaultRedisPrefix

@@ -58,9 +58,8 @@ type Lookup struct {
 	// Record is the stored response when State is Completed, else nil.
 	Record *Record
 	// Fingerprint is, when State is InProgress, the fingerprint of the
-	// request holding the lease, as given to Acquire; "" when the lease
-	// does not say (a lease taken by an errkit version that did not store
-	// it). It is "" in the other states.
+	// request holding the lease, as given to Acquire. It is "" in the
+	// other states.
 	Fingerprint string
 }
 

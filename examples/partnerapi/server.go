@@ -222,7 +222,7 @@ func connectRedis(url string) (*redis.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis: %w", err)
 	}
-	opts.ContextTimeoutEnabled = true // the rate limiter's per-call timeout must hold
+	opts.ContextTimeoutEnabled = true // the rate limiter's and the idempotency store's per-call timeouts must hold
 	client := redis.NewClient(opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
