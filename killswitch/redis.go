@@ -12,6 +12,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
+
+	errkitmw "github.com/layershq/errkit/middleware"
 )
 
 // Defaults of RedisConfig.
@@ -61,7 +63,9 @@ type RedisConfig struct {
 	// Startup is the policy before the first successful load. Default
 	// StartOpen.
 	Startup StartupPolicy
-	// Logger receives outage and startup messages. Default zap.L().
+	// Logger receives outage and startup messages. Default
+	// middleware.DefaultLogger() (JSON lines on stderr), so that the loud
+	// start-open line and outages are never dropped.
 	Logger *zap.Logger
 }
 
@@ -135,7 +139,7 @@ func NewRedis(ctx context.Context, cfg RedisConfig) (*Redis, error) {
 		cfg.StaleAfter = 3 * cfg.ResyncInterval
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = zap.L()
+		cfg.Logger = errkitmw.DefaultLogger()
 	}
 	r := &Redis{
 		client:  cfg.Client,

@@ -283,3 +283,14 @@ func apierrorStatus(c apierror.Code) int { s, _ := apierror.Lookup(c); return s.
 // levelPtr returns a pointer to l, for the level fields of
 // ErrorHandlerConfig.
 func levelPtr(l zapcore.Level) *zapcore.Level { return &l }
+
+// TestDefaultLogger: the logger of zero configs is one process-wide logger
+// that writes info and above (not zap.L(), a no-op until replaced).
+func TestDefaultLogger(t *testing.T) {
+	l := DefaultLogger()
+	require.NotNil(t, l)
+	assert.Same(t, l, DefaultLogger())
+	assert.True(t, l.Core().Enabled(zapcore.InfoLevel))
+	assert.False(t, l.Core().Enabled(zapcore.DebugLevel))
+	assert.Same(t, l, orDefault(nil))
+}

@@ -34,3 +34,10 @@ func orDefault(l *zap.Logger) *zap.Logger {
 	}
 	return defaultLogger()
 }
+
+// DefaultLogger returns the logger every errkit package uses when its config
+// leaves Logger nil: zap's production JSON encoding, info level and above,
+// on stderr. It is one process-wide *zap.Logger, so that errors and outages
+// are never silently dropped by a zero config (zap.L() is a no-op until the
+// service replaces it).
+func DefaultLogger() *zap.Logger { return defaultLogger() }
