@@ -57,6 +57,13 @@
 //     workflow is picked up and cannot be started: the job ends as
 //     jobs.Failed(at, apierror.WorkflowStartFailed(cause), stage), and GET
 //     /v1/jobs/:jobId reports it with data.stage naming where it stopped.
+//     Caveat: the idempotency middleware stored that 202, so the client's
+//     retry with the same Idempotency-Key replays it (the same, failed job)
+//     until the record expires; it does not start the work again. A service
+//     that uses this form must therefore make the start itself durable
+//     (re-attempt it inside the job before giving up), and the first form,
+//     which frees the key, is the one that gives clients the contract's
+//     "retry with the same Idempotency-Key" for free.
 //
 // In both places cause is logged and never sent.
 package jobs
