@@ -21,12 +21,14 @@
 // context.Context; read it with RequestIDFrom(c) or RequestIDFromContext(ctx). LoggerFrom(c)
 // returns a *zap.Logger carrying the requestId field, built on first use.
 //
-// IDs from one process sort by creation time: the ULID's 48-bit timestamp
-// (from the monotonic clock) is followed by a per-process random salt and a
-// process-wide counter, so when one ID is generated before another starts
-// (same goroutine, or goroutines that synchronise), the first sorts before
-// the second even within the same millisecond. Generation takes no lock: it
-// is one atomic add, a clock read and the encoding.
+// IDs from one process sort by creation time: the ULID's 48-bit millisecond
+// timestamp is followed by the nanosecond within that millisecond (both from
+// the monotonic clock) and 60 random bits, so when one ID is generated
+// before another starts (same goroutine, or goroutines that synchronise),
+// the first sorts before the second even within the same millisecond.
+// Generation takes no lock and writes no shared memory: a clock read, a
+// random number from the runtime's per-thread generator and the encoding.
+// The random bits also make IDs unguessable from one another.
 //
 // An inbound X-Request-Id is ignored unless RequestIDConfig.TrustInbound is
 // set, and then accepted only when it is a single well-formed req_<ULID>

@@ -1,9 +1,7 @@
 package middleware
 
 import (
-	"crypto/rand"
-	"encoding/binary"
-	"sync/atomic"
+	mrand "math/rand/v2"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -15,57 +13,50 @@ const requestIDPrefix = "req_"
 // requestIDLen is the length of a request ID: "req_" and a 26-character ULID.
 const requestIDLen = len(requestIDPrefix) + ulid.EncodedSize
 
-// idGenerator makes the ULIDs of request IDs without a lock.
+// idGenerator makes the ULIDs of request IDs without a lock and without a
+// shared write.
 //
 // Layout of the 128 bits: the 48-bit Unix millisecond timestamp ULID
-// requires, then 16 random bits drawn once per process (the salt), then a
-// 64-bit counter that starts at a random value below 2^63 and is incremented
-// atomically for every ID. The timestamp comes from the monotonic clock
-// (wall-clock time at process start plus the monotonic time elapsed since),
-// so it never goes backwards when the wall clock is stepped.
+// requires, then the 20-bit nanosecond within that millisecond (0-999999),
+// then 60 random bits. The time comes from the monotonic clock (wall-clock
+// time at process start plus the monotonic time elapsed since), so it never
+// goes backwards when the wall clock is stepped, and the 68 time bits make
+// the IDs sort by creation time to the nanosecond.
 //
 // Ordering guarantee: if generating ID a finishes before generating ID b
 // starts (in the happens-before sense: the same goroutine, or synchronised
-// goroutines), then a < b, both as 128-bit values and as strings. Within one
-// millisecond, IDs are ordered by the counter, which is a single
-// linearizable sequence for the whole process, so "sorts by creation time"
-// holds below millisecond granularity too, not only between milliseconds.
-// Two calls that overlap in time may come out in either order, which is
-// consistent with some order of creation.
+// goroutines) and the monotonic clock advanced in between, then a < b, both
+// as 128-bit values and as strings. On Linux the clock has nanosecond
+// resolution and a clock read takes longer than a nanosecond, so it always
+// advances; IDs made within one tick of a coarser clock are ordered by their
+// random bits. Two calls that overlap in time may come out in either order,
+// which is consistent with some order of creation.
 //
-// Uniqueness: within a process every ID has a distinct counter value (2^63
-// IDs before the counter could wrap). Across processes two IDs collide only
-// if they share the millisecond, the 16-bit salt and the 64-bit counter value,
-// all three drawn independently.
+// Uniqueness: two IDs collide only if they share the nanosecond and 60
+// random bits. The random bits come from math/rand/v2's global source, the
+// runtime's per-thread ChaCha8 generator seeded from the operating system,
+// so IDs are also not guessable from one another (a counter would be).
 //
-// The only shared write is one atomic add on the counter: no mutex, no
-// shared entropy reader, no allocation.
+// Nothing is written to shared memory: no mutex, no atomic, no shared
+// entropy reader, no allocation.
 type idGenerator struct {
-	startMs int64     // Unix milliseconds at start
+	startNs int64     // Unix nanoseconds at start
 	start   time.Time // carries the monotonic clock reading
-	salt    uint64    // 16 random bits
-	_       [64]byte  // keep the counter on its own cache line
-	seq     atomic.Uint64
-	_       [56]byte
 }
 
-// newIDGenerator returns a generator seeded from crypto/rand.
+// newIDGenerator returns a generator whose clock starts now.
 func newIDGenerator() *idGenerator {
-	var seed [10]byte
-	_, _ = rand.Read(seed[:]) // crypto/rand.Read never fails (Go 1.24+)
 	now := time.Now()
-	g := &idGenerator{startMs: now.UnixMilli(), start: now}
-	g.salt = uint64(binary.BigEndian.Uint16(seed[:2]))
-	g.seq.Store(binary.BigEndian.Uint64(seed[2:]) >> 1)
-	return g
+	return &idGenerator{startNs: now.UnixNano(), start: now}
 }
 
 // next returns the two halves of a fresh ULID: hi is the 48-bit
-// millisecond timestamp and the 16-bit salt, lo the counter.
+// millisecond timestamp and the top 16 bits of the nanosecond within it, lo
+// its low 4 bits and 60 random bits.
 func (g *idGenerator) next() (hi, lo uint64) {
-	lo = g.seq.Add(1)
-	ms := uint64(g.startMs + time.Since(g.start).Milliseconds())
-	return ms<<16 | g.salt, lo
+	ns := uint64(g.startNs + int64(time.Since(g.start)))
+	ms, sub := ns/1e6, ns%1e6 // sub < 2^20
+	return ms<<16 | sub>>4, (sub&0xF)<<60 | mrand.Uint64()>>4
 }
 
 // fill writes "req_" and the 26-character Crockford base32 encoding of a

@@ -254,8 +254,9 @@ func TestEncodeIDMatchesULID(t *testing.T) {
 
 // TestRequestIDOrdering checks "IDs from one process sort by creation time":
 // the ULID timestamp is the creation millisecond, IDs generated one after the
-// other sort in that order even within one millisecond, and IDs handed from
-// goroutine to goroutine (happens-before) keep sorting in creation order.
+// other sort in that order even within one millisecond (by the nanosecond
+// that follows it), and IDs handed from goroutine to goroutine
+// (happens-before) keep sorting in creation order.
 func TestRequestIDOrdering(t *testing.T) {
 	before := time.Now().UnixMilli()
 	seq := make([]string, 10000)
@@ -275,6 +276,22 @@ func TestRequestIDOrdering(t *testing.T) {
 		}
 	}
 	require.Positive(t, sameMs, "the test must cover IDs within one millisecond")
+
+	// The 20 bits after the millisecond are the nanosecond within it, and
+	// the last 60 bits are random: no two consecutive IDs differ by a small
+	// step there (a counter would make the next ID guessable).
+	for i, id := range seq {
+		u := ulid.MustParseStrict(id[4:])
+		hi, lo := binary.BigEndian.Uint64(u[:8]), binary.BigEndian.Uint64(u[8:])
+		sub := (hi&0xFFFF)<<4 | lo>>60
+		require.Less(t, sub, uint64(1e6), "nanosecond within the millisecond")
+		if i > 0 {
+			p := ulid.MustParseStrict(seq[i-1][4:])
+			prev := binary.BigEndian.Uint64(p[8:]) & (1<<60 - 1)
+			diff := int64(lo&(1<<60-1)) - int64(prev)
+			require.False(t, diff > -1000 && diff < 1000, "random bits of %s follow those of %s", id, seq[i-1])
+		}
+	}
 
 	// A relay across goroutines: each goroutine makes its ID after the
 	// previous one finished (happens-before through the channel), so the
