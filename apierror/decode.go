@@ -81,7 +81,7 @@ func Decode(status int, body []byte) error {
 	if w.Error == nil {
 		return notEnvelope(`no "error" object`)
 	}
-	if w.Error.Code == nil || !validCode(*w.Error.Code) {
+	if w.Error.Code == nil || !ValidCode(*w.Error.Code) {
 		return notEnvelope(`missing or malformed "error.code"`)
 	}
 	e := &Error{code: Code(*w.Error.Code), status: status}
@@ -169,9 +169,10 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// validCode reports whether s has the form of a code: ^[A-Z][A-Z0-9_]*$, at
-// most 64 characters.
-func validCode(s string) bool {
+// ValidCode reports whether s has the form of an error code, as Decode
+// requires of a decoded one: ^[A-Z][A-Z0-9_]*$, at most 64 characters. It
+// says nothing of whether the code is in the catalogue (Lookup does).
+func ValidCode(s string) bool {
 	if len(s) == 0 || len(s) > maxCodeLen || s[0] < 'A' || s[0] > 'Z' {
 		return false
 	}

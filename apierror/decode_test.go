@@ -335,3 +335,29 @@ func TestDecodeDoesNotAliasInput(t *testing.T) {
 	html[0] = 'X'
 	assert.Equal(t, "<html>", string(perr.Body))
 }
+
+func TestValidCode(t *testing.T) {
+	for _, tc := range []struct {
+		code string
+		want bool
+	}{
+		{"RATE_LIMITED", true},
+		{"A", true},
+		{"X9_", true},
+		{"FUTURE_CODE_2031", true},
+		{strings.Repeat("A", 64), true},
+		{strings.Repeat("A", 65), false},
+		{"", false},
+		{"rate_limited", false},
+		{"_RATE", false},
+		{"9LIVES", false},
+		{"RATE-LIMITED", false},
+		{"RATE LIMITED", false},
+		{"RATÉ", false},
+	} {
+		assert.Equal(t, tc.want, apierror.ValidCode(tc.code), "%q", tc.code)
+	}
+	for _, c := range apierror.Catalogue() {
+		assert.True(t, apierror.ValidCode(string(c.Code)), c.Code)
+	}
+}

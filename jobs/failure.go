@@ -9,9 +9,6 @@ import (
 	"github.com/layershq/errkit/apierror"
 )
 
-// maxCodeLen bounds a decoded code, as apierror.Decode does.
-const maxCodeLen = 64
-
 // Failure is the error of a failed job: the contract's code and message, and
 // a "data" object carrying the job stage that was active ("stage", always the
 // first field) followed by the code's details. On the wire it is
@@ -57,7 +54,7 @@ func Fail(err error, stage string) *Failure {
 	var details json.RawMessage
 	if e, ok := apierror.As(err); ok {
 		f.code, f.message, details = e.Code(), e.Message(), e.RawDetails()
-		if !validCode(string(f.code)) {
+		if !apierror.ValidCode(string(f.code)) {
 			// Only an *apierror.Error built outside the package's
 			// constructors can get here; keep the wire contract.
 			f.code, f.message, details = apierror.CodeInternal, apierror.InternalMessage, nil
@@ -290,7 +287,7 @@ func (f *Failure) MarshalJSON() ([]byte, error) {
 	if f == nil {
 		return []byte("null"), nil
 	}
-	if !validCode(string(f.code)) {
+	if !apierror.ValidCode(string(f.code)) {
 		return nil, fmt.Errorf("jobs: job error has malformed code %q", string(f.code))
 	}
 	return json.Marshal(wireFailure{Code: f.code, Message: f.message, Data: f.data})
@@ -313,7 +310,7 @@ func (f *Failure) UnmarshalJSON(b []byte) error {
 	if w.Code == nil {
 		return errors.New(`jobs: job error has no "code"`)
 	}
-	if !validCode(*w.Code) {
+	if !apierror.ValidCode(*w.Code) {
 		return fmt.Errorf("jobs: job error has malformed code %.70q", *w.Code)
 	}
 	n := Failure{code: apierror.Code(*w.Code)}
@@ -341,19 +338,4 @@ func (f *Failure) UnmarshalJSON(b []byte) error {
 	}
 	*f = n
 	return nil
-}
-
-// validCode reports whether s has the form of a code, as apierror.Decode
-// requires: ^[A-Z][A-Z0-9_]*$, at most 64 characters.
-func validCode(s string) bool {
-	if len(s) == 0 || len(s) > maxCodeLen || s[0] < 'A' || s[0] > 'Z' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
 }

@@ -101,7 +101,7 @@ func (j Job) Validate() error {
 			return fmt.Errorf("jobs: finishedAt year %d is outside RFC 3339", y)
 		}
 	}
-	if j.Error != nil && !validCode(string(j.Error.code)) {
+	if j.Error != nil && !apierror.ValidCode(string(j.Error.code)) {
 		return fmt.Errorf("jobs: job error has malformed code %.70q", string(j.Error.code))
 	}
 	if hasResult(j.Result) && !json.Valid(j.Result) {
