@@ -105,6 +105,8 @@ func constructorCases() []constructorCase {
 			`{"error":{"code":"NOT_FOUND","message":"The resource does not exist.","requestId":"req_1"}}`},
 		{"NewWithDetails", apierror.NewWithDetails(apierror.CodeForbiddenScope, map[string]string{"requiredScope": "a<b"}), 403,
 			`{"error":{"code":"FORBIDDEN_SCOPE","message":"The API key is missing the scope this route needs.","requestId":"req_1","details":{"requiredScope":"a\u003cb"}}}`},
+		{"NewWithDetails/INTERNAL never has details", apierror.NewWithDetails(apierror.CodeInternal, map[string]string{"query": "SELECT secret"}), 500,
+			`{"error":{"code":"INTERNAL","message":"` + apierror.InternalMessage + `","requestId":"req_1"}}`},
 	}
 }
 

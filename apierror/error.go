@@ -36,7 +36,9 @@ func newError(code Code, details detailer) *Error {
 
 // New returns an error of code with the catalogue's default message and no
 // details. A code the catalogue does not know becomes INTERNAL, with the
-// mistake kept as the (logged, never rendered) cause.
+// mistake kept as the (logged, never rendered) cause. For a code whose
+// details the contract guarantees (RATE_LIMITED's retryAfterMs, say), use
+// its typed constructor: New cannot know the values.
 func New(code Code) *Error {
 	if !code.Known() {
 		return Internal(fmt.Errorf("apierror: unknown code %q", string(code)))
@@ -47,10 +49,11 @@ func New(code Code) *Error {
 // NewWithDetails returns an error of code whose details are v marshalled with
 // encoding/json. Prefer the typed constructors: they guarantee the documented
 // fields. An unknown code, or v that does not marshal to a JSON object,
-// becomes INTERNAL with the mistake as its cause.
+// becomes INTERNAL with the mistake as its cause. INTERNAL never carries
+// details: for CodeInternal, v is ignored (not even marshalled).
 func NewWithDetails(code Code, v any) *Error {
 	e := New(code)
-	if e.code != code {
+	if e.code != code || code == CodeInternal {
 		return e
 	}
 	raw, err := json.Marshal(v)

@@ -338,8 +338,9 @@ func (m *idempotency) run(c echo.Context, rc reqInfo, next echo.HandlerFunc, ske
 	ctx, cancel := m.storeContext(rc)
 	defer cancel()
 	if err := m.cfg.Store.Complete(ctx, skey, token, rec, m.cfg.TTL); err != nil {
-		// The response is already on its way; a retry after the lease
-		// expires runs the handler again.
+		// The response is already on its way; nothing was stored, so the
+		// deferred Release frees the key and a retry runs the handler
+		// again.
 		rc.log("complete", err)
 		return nil
 	}

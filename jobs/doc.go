@@ -65,5 +65,7 @@
 //     which frees the key, is the one that gives clients the contract's
 //     "retry with the same Idempotency-Key" for free.
 //
-// In both places cause is logged and never sent.
+// In both places cause is never sent: the HTTP error handler logs it with
+// the requestId, and a job failure keeps it for the worker to log (Fail
+// keeps the cause as the error's Unwrap; this package logs nothing).
 package jobs

@@ -56,7 +56,12 @@ func run(args []string, stdout io.Writer) error {
 		return fmt.Errorf("-write-rate/-write-burst: %w", err)
 	}
 
-	logger, err := zap.NewProduction() // JSON lines on stderr
+	// JSON lines on stderr, without zap's default sampling, which past 100
+	// identical messages a second keeps 1 in 100: every INTERNAL line and
+	// every access line must reach the log.
+	zcfg := zap.NewProductionConfig()
+	zcfg.Sampling = nil
+	logger, err := zcfg.Build()
 	if err != nil {
 		return err
 	}
