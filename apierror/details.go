@@ -110,6 +110,8 @@ type Issue struct {
 
 // ForbiddenScopeDetails are the details of FORBIDDEN_SCOPE.
 type ForbiddenScopeDetails struct {
+	// RequiredScope is details.requiredScope: the scope the route needs and
+	// the key lacks. Always present.
 	RequiredScope string `json:"requiredScope"`
 }
 
@@ -140,8 +142,12 @@ func (d ConflictDetails) appendJSON(b []byte) []byte {
 
 // IdempotencyConflictDetails are the details of IDEMPOTENCY_CONFLICT.
 type IdempotencyConflictDetails struct {
+	// OriginalRequestHash is details.originalRequestHash: the fingerprint of
+	// the request first sent under this Idempotency-Key. Always present.
 	OriginalRequestHash string `json:"originalRequestHash"`
-	CurrentRequestHash  string `json:"currentRequestHash"`
+	// CurrentRequestHash is details.currentRequestHash: the fingerprint of
+	// this request, to diff against the original. Always present.
+	CurrentRequestHash string `json:"currentRequestHash"`
 }
 
 func (d IdempotencyConflictDetails) appendJSON(b []byte) []byte {
@@ -155,8 +161,12 @@ func (d IdempotencyConflictDetails) appendJSON(b []byte) []byte {
 // ValidationDetails are the details of VALIDATION. Issues is always present
 // on the wire (an empty list rather than a missing field).
 type ValidationDetails struct {
-	Issues []Issue        `json:"issues"`
-	Code   ValidationCode `json:"code,omitempty"`
+	// Issues is details.issues: every field that failed, each with a path and
+	// a message; sent as [] (never omitted) when there are none.
+	Issues []Issue `json:"issues"`
+	// Code is details.code, narrowing the failure (for example
+	// REFILL_REQUIRES_THRESHOLD_AND_AMOUNT); omitted when empty.
+	Code ValidationCode `json:"code,omitempty"`
 }
 
 func (d ValidationDetails) appendJSON(b []byte) []byte {
@@ -181,6 +191,8 @@ func (d ValidationDetails) appendJSON(b []byte) []byte {
 
 // PayloadTooLargeDetails are the details of PAYLOAD_TOO_LARGE.
 type PayloadTooLargeDetails struct {
+	// MaxBytes is details.maxBytes: the byte cap the upload body exceeded.
+	// Always present.
 	MaxBytes int64 `json:"maxBytes"`
 }
 
@@ -192,7 +204,11 @@ func (d PayloadTooLargeDetails) appendJSON(b []byte) []byte {
 
 // ApprovalRequiredDetails are the details of APPROVAL_REQUIRED.
 type ApprovalRequiredDetails struct {
-	ContainerID    string         `json:"containerId"`
+	// ContainerID is details.containerId: the content container that is not
+	// approved. Always present.
+	ContainerID string `json:"containerId"`
+	// ApprovalStatus is details.approvalStatus: the container's current
+	// state, pending or rejected (never approved).
 	ApprovalStatus ApprovalStatus `json:"approvalStatus"`
 }
 
@@ -207,8 +223,12 @@ func (d ApprovalRequiredDetails) appendJSON(b []byte) []byte {
 // ReturnURLNotAllowedDetails are the details of RETURN_URL_NOT_ALLOWED. Host
 // is present only when the URL parsed.
 type ReturnURLNotAllowedDetails struct {
+	// ReturnURL is details.returnUrl: the OAuth returnUrl exactly as sent.
+	// Always present.
 	ReturnURL string `json:"returnUrl"`
-	Host      string `json:"host,omitempty"`
+	// Host is details.host: the host parsed from the URL, checked against the
+	// allowlist; omitted when the URL did not parse with a host.
+	Host string `json:"host,omitempty"`
 }
 
 func (d ReturnURLNotAllowedDetails) appendJSON(b []byte) []byte {
@@ -223,6 +243,8 @@ func (d ReturnURLNotAllowedDetails) appendJSON(b []byte) []byte {
 
 // KillSwitchDetails are the details of KILL_SWITCH.
 type KillSwitchDetails struct {
+	// Scope is details.scope: exactly one of key, organization or global
+	// (only global is worth retrying, after it is lifted).
 	Scope KillSwitchScope `json:"scope"`
 }
 
@@ -235,6 +257,8 @@ func (d KillSwitchDetails) appendJSON(b []byte) []byte {
 // BillingExhaustedDetails are the details of BILLING_EXHAUSTED on a
 // credit-spending call (allocate sends none).
 type BillingExhaustedDetails struct {
+	// Reason is details.reason: "insufficient" (the wallet can't cover the
+	// generation) or "cap" (a sub-org child hit its monthlyCreditCap).
 	Reason BillingReason `json:"reason"`
 }
 
@@ -246,6 +270,8 @@ func (d BillingExhaustedDetails) appendJSON(b []byte) []byte {
 
 // ModerationBlockedDetails are the optional details of MODERATION_BLOCKED.
 type ModerationBlockedDetails struct {
+	// SafetyCategory is details.safetyCategory: the safety category that
+	// refused the asset; the details are omitted when it is unknown.
 	SafetyCategory string `json:"safetyCategory"`
 }
 
@@ -257,8 +283,12 @@ func (d ModerationBlockedDetails) appendJSON(b []byte) []byte {
 
 // CredentialInvalidDetails are the details of CREDENTIAL_INVALID.
 type CredentialInvalidDetails struct {
-	Platform        Platform `json:"platform"`
-	SocialAccountID string   `json:"socialAccountId"`
+	// Platform is details.platform: the platform whose credential expired or
+	// was revoked, one of the five upstreams. Always present.
+	Platform Platform `json:"platform"`
+	// SocialAccountID is details.socialAccountId: the account to reconnect.
+	// Always present.
+	SocialAccountID string `json:"socialAccountId"`
 }
 
 func (d CredentialInvalidDetails) appendJSON(b []byte) []byte {
@@ -271,8 +301,12 @@ func (d CredentialInvalidDetails) appendJSON(b []byte) []byte {
 
 // CircuitOpenDetails are the details of CIRCUIT_OPEN.
 type CircuitOpenDetails struct {
-	Resource          string `json:"resource"`
-	RetryAfterSeconds int64  `json:"retryAfterSeconds"`
+	// Resource is details.resource: the platform integration whose breaker
+	// is open. Always present.
+	Resource string `json:"resource"`
+	// RetryAfterSeconds is details.retryAfterSeconds: the cooldown left in
+	// whole seconds, rounded up, at least 1 when built by CircuitOpen.
+	RetryAfterSeconds int64 `json:"retryAfterSeconds"`
 }
 
 func (d CircuitOpenDetails) appendJSON(b []byte) []byte {
@@ -286,10 +320,14 @@ func (d CircuitOpenDetails) appendJSON(b []byte) []byte {
 // UploadUsage is the usage and limits UPLOAD_QUOTA_EXCEEDED always carries,
 // zeros included.
 type UploadUsage struct {
+	// CurrentUploads is details.currentUploads: uploads the project holds now.
 	CurrentUploads int64 `json:"currentUploads"`
-	MaxUploads     int64 `json:"maxUploads"`
-	CurrentBytes   int64 `json:"currentBytes"`
-	MaxBytes       int64 `json:"maxBytes"`
+	// MaxUploads is details.maxUploads: the project's upload-count limit.
+	MaxUploads int64 `json:"maxUploads"`
+	// CurrentBytes is details.currentBytes: bytes the project's uploads use now.
+	CurrentBytes int64 `json:"currentBytes"`
+	// MaxBytes is details.maxBytes: the project's upload-bytes limit.
+	MaxBytes int64 `json:"maxBytes"`
 }
 
 func (d UploadUsage) appendJSON(b []byte) []byte {
@@ -306,6 +344,9 @@ func (d UploadUsage) appendJSON(b []byte) []byte {
 
 // RateLimitedDetails are the details of RATE_LIMITED.
 type RateLimitedDetails struct {
+	// RetryAfterMs is details.retryAfterMs: how long to wait before retrying,
+	// in milliseconds, rounded up, at least 1 when built by RateLimited;
+	// consistent with the Retry-After header.
 	RetryAfterMs int64 `json:"retryAfterMs"`
 }
 
@@ -318,10 +359,18 @@ func (d RateLimitedDetails) appendJSON(b []byte) []byte {
 // PlatformErrorDetails are the details of PLATFORM_ERROR. RetryAfterMs is
 // always on the wire: null when the platform gave no retry window.
 type PlatformErrorDetails struct {
-	Platform        Platform `json:"platform"`
-	PlatformCode    string   `json:"platformCode"`
-	PlatformMessage string   `json:"platformMessage"`
-	RetryAfterMs    *int64   `json:"retryAfterMs"`
+	// Platform is details.platform: the upstream that failed, exactly one of
+	// tiktok, meta, apple, instagram, appstore.
+	Platform Platform `json:"platform"`
+	// PlatformCode is details.platformCode: the platform's own error code,
+	// the field to act on. Always present.
+	PlatformCode string `json:"platformCode"`
+	// PlatformMessage is details.platformMessage: the platform's raw message.
+	// Always present.
+	PlatformMessage string `json:"platformMessage"`
+	// RetryAfterMs is details.retryAfterMs: the platform's retry window in
+	// milliseconds, or null (nil) when it gave none: then don't retry.
+	RetryAfterMs *int64 `json:"retryAfterMs"`
 }
 
 func (d PlatformErrorDetails) appendJSON(b []byte) []byte {

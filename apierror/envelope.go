@@ -9,16 +9,25 @@ import (
 // Envelope is the wire shape of every 4xx and 5xx response:
 // {"error":{"code","message","requestId","details"}}.
 type Envelope struct {
+	// Error is the "error" object, present on every 4xx and 5xx response.
 	Error Body `json:"error"`
 }
 
 // Body is the "error" object of the envelope. Details is omitted when the
 // code carries none.
 type Body struct {
-	Code      Code            `json:"code"`
-	Message   string          `json:"message"`
-	RequestID string          `json:"requestId"`
-	Details   json.RawMessage `json:"details,omitempty"`
+	// Code is "code": the stable error code to branch on; codes are added,
+	// never renamed.
+	Code Code `json:"code"`
+	// Message is "message": a human sentence to log, not to branch on; never
+	// the cause (INTERNAL always sends the generic message).
+	Message string `json:"message"`
+	// RequestID is "requestId": the request's ID, the same as its
+	// X-Request-Id header; quote it in support tickets.
+	RequestID string `json:"requestId"`
+	// Details is "details": the code's structured context, whose documented
+	// fields are guaranteed; omitted when the code carries none.
+	Details json.RawMessage `json:"details,omitempty"`
 }
 
 // Envelope returns the wire value of e answered under requestID. The cause is

@@ -14,7 +14,11 @@ const FingerprintPrefix = "sha256:"
 // and its value in the request path, as echo reports them
 // (c.ParamNames() and c.ParamValues()).
 type Param struct {
-	Name  string
+	// Name is the parameter's name in the route template, without the
+	// colon (for example "projectId").
+	Name string
+	// Value is the parameter's value in the request path (for example
+	// "prj_1"); it is hashed as given, so distinct values fingerprint apart.
 	Value string
 }
 

@@ -41,24 +41,38 @@ const MaxAdminBody = 16 << 10
 
 // SwitchJSON is the operator API's JSON form of a switch.
 type SwitchJSON struct {
-	Scope                   Scope     `json:"scope"`
-	ID                      string    `json:"id,omitempty"`
-	Reason                  string    `json:"reason"`
-	By                      string    `json:"by"`
-	At                      time.Time `json:"at"`
-	ExpectedDurationSeconds int64     `json:"expectedDurationSeconds,omitempty"`
+	// Scope is "scope": what the switch turns off, one of key, organization
+	// or global (the scope KILL_SWITCH reports in details.scope).
+	Scope Scope `json:"scope"`
+	// ID is "id": the key ID or organization ID; omitted for global.
+	ID string `json:"id,omitempty"`
+	// Reason is "reason": the operator's note; internal, never sent to
+	// partners in a KILL_SWITCH response.
+	Reason string `json:"reason"`
+	// By is "by": the operator who flipped it, as named by Authorize.
+	By string `json:"by"`
+	// At is "at": when the switch was flipped, in UTC (RFC 3339).
+	At time.Time `json:"at"`
+	// ExpectedDurationSeconds is "expectedDurationSeconds": the operator's
+	// estimate, from At, in whole seconds (rounded up); omitted when unset.
+	ExpectedDurationSeconds int64 `json:"expectedDurationSeconds,omitempty"`
 }
 
 // ListJSON is the body of GET on the group.
 type ListJSON struct {
+	// Switches is "switches": every switch that is on; [] (never null) when
+	// none is.
 	Switches []SwitchJSON `json:"switches"`
 }
 
 // PutBody is the optional JSON body of a PUT. ExpectedDurationSeconds is
 // accepted on the global switch only.
 type PutBody struct {
-	Reason                  string `json:"reason"`
-	ExpectedDurationSeconds int64  `json:"expectedDurationSeconds"`
+	// Reason is "reason": the operator's note, at most MaxReasonLength bytes.
+	Reason string `json:"reason"`
+	// ExpectedDurationSeconds is "expectedDurationSeconds": how long the
+	// global switch should stay on, 0 to 31536000; 0 means no estimate.
+	ExpectedDurationSeconds int64 `json:"expectedDurationSeconds"`
 }
 
 // RegisterAdmin mounts the operator API on g with the default

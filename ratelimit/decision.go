@@ -68,6 +68,11 @@ type Class struct {
 // failed, the store is closed, or the arguments are invalid), and the
 // Decision is the zero value. A denial never consumes tokens.
 type Store interface {
+	// Allow decides one request of cost tokens for (key, class.Name): a
+	// Decision with Allowed true (tokens taken) or false (denied, RetryAfter
+	// set, nothing taken) and a nil error. A non-nil error means the store
+	// failed or the arguments were invalid, never a denial; the Decision is
+	// then zero.
 	Allow(ctx context.Context, key string, class Class, cost int) (Decision, error)
 }
 
