@@ -295,8 +295,22 @@ func (r *Redis) Close() error {
 	return nil
 }
 
-// errStateLost reports a hash that vanished after having been loaded.
+// errStateLost reports a hash that vanished after having been loaded and
+// could not be re-seeded.
 var errStateLost = errors.New("killswitch: the switches hash is missing from Redis although it was loaded before (Redis restarted without persistence?); keeping the last known state")
+
+// reseedScript writes the switches ARGV (field, value, field, value, ...)
+// and a revision into the hash KEYS[1] only if the hash does not exist, in
+// one atomic step, so that of several instances re-seeding at once the
+// first wins and the others change nothing. It returns 1 when it wrote.
+var reseedScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+for i = 1, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+redis.call('HINCRBY', KEYS[1], '` + revField + `', 1)
+return 1
+`)
 
 // load reloads the whole state from Redis.
 func (r *Redis) load(ctx context.Context) error {
@@ -312,7 +326,7 @@ func (r *Redis) loadLocked(ctx context.Context) error {
 	defer cancel()
 	fields, err := r.client.HGetAll(lctx, r.key).Result()
 	if err == nil && len(fields) == 0 && r.hadHash() {
-		err = errStateLost
+		fields, err = r.reseedLocked(lctx)
 	}
 	if err != nil {
 		r.noteFailure(ctx, err)
@@ -334,6 +348,40 @@ func (r *Redis) loadLocked(ctx context.Context) error {
 	r.snap.Store(newSnapshot(switches))
 	r.noteSuccess(len(switches), bad, len(fields) > 0)
 	return nil
+}
+
+// reseedLocked heals a Redis that lost the hash (restarted without
+// persistence, or flushed): it writes the state this instance enforces back,
+// unless another instance already did, announces it, and returns the hash
+// as it now is. Lifting every switch because Redis forgot them would be the
+// unsafe direction; to clear all switches, turn them off (Off or the admin
+// API), don't delete the hash. It fails with an error wrapping errStateLost.
+func (r *Redis) reseedLocked(ctx context.Context) (map[string]string, error) {
+	cur := r.snap.Load().list()
+	args := make([]any, 0, 2*len(cur))
+	for _, s := range cur {
+		v, err := json.Marshal(encodeEntry(s))
+		if err != nil {
+			return nil, fmt.Errorf("%w: encode switch: %v", errStateLost, err)
+		}
+		args = append(args, fieldName(s.Scope, s.ID), v)
+	}
+	wrote, err := reseedScript.Run(ctx, r.client, []string{r.key}, args...).Int()
+	if err != nil {
+		return nil, fmt.Errorf("%w: re-seeding it failed: %v", errStateLost, err)
+	}
+	if wrote == 1 {
+		r.log.Warn("kill switch hash was missing from Redis although it was loaded before (Redis restarted without persistence?); "+
+			"re-seeded it with this instance's last known state", zap.String("key", r.key), zap.Int("switches", len(cur)))
+		if err := r.client.Publish(ctx, r.channel, "changed").Err(); err != nil {
+			r.log.Warn("kill switch hash re-seeded but the change notification failed; other instances reload it at their next resync", zap.Error(err))
+		}
+	}
+	fields, err := r.client.HGetAll(ctx, r.key).Result()
+	if err == nil && len(fields) == 0 {
+		err = errStateLost // deleted again in between: try at the next resync
+	}
+	return fields, err
 }
 
 // hadHash reports whether the last successful load found the hash.
