@@ -37,8 +37,10 @@
 // When Redis cannot be read, every instance keeps enforcing the last state
 // it loaded (last-known-good), logs the outage once (and its end), and
 // reports it through Stale and LastSync. A hash that disappears after
-// having been loaded is treated the same way, not as "everything is off":
-// Redis restarted without persistence must not silently lift every switch.
+// having been loaded is not read as "everything is off": Redis restarted
+// without persistence must not silently lift every switch. The first
+// instance to notice writes the state it enforces back into Redis (only if
+// the hash is still missing), announces it, and the fleet is current again.
 // Deleting the hash by hand is therefore not a way to clear the switches;
 // turn them off one by one (Off, the operator API or HDEL).
 //

@@ -76,10 +76,11 @@ type RedisConfig struct {
 // enforced by the others within one pub/sub round trip, and within
 // ResyncInterval when the notification was missed.
 //
-// When Redis cannot be reached, or answers without the hash after having
-// had it (restarted without persistence), the instance keeps enforcing the
-// last state it loaded, logs the outage once, and reports Stale until a load
-// succeeds again. Before the first successful load the Startup policy
+// When Redis cannot be reached, the instance keeps enforcing the last state
+// it loaded, logs the outage once, and reports Stale until a load succeeds
+// again. When Redis answers without the hash after having had it (restarted
+// without persistence), the instance writes the state it enforces back
+// (unless another instance already did) and carries on from it. Before the first successful load the Startup policy
 // applies.
 //
 // Redis starts two goroutines; Close, or cancelling the context given to
