@@ -111,15 +111,16 @@ func RequestIDFromContext(ctx context.Context) string {
 }
 
 // LoggerFrom returns a logger for the request that carries its requestId
-// field. It never returns nil: without the middleware it returns a no-op
-// logger. The logger is built on the first call for a request (zap's With is
+// field. It never returns nil: without the middleware it returns
+// DefaultLogger(), so that what errkit's other middleware log (store
+// failures, say) is not dropped when the request ID middleware is missing. The logger is built on the first call for a request (zap's With is
 // not free) and the same *zap.Logger is returned afterwards; it is safe to
 // call from several goroutines.
 func LoggerFrom(c echo.Context) *zap.Logger {
 	if s := stateFrom(c); s != nil {
 		return s.logger()
 	}
-	return nopLogger
+	return DefaultLogger()
 }
 
 // LoggerFromContext is LoggerFrom for code that only has the request's
@@ -128,7 +129,5 @@ func LoggerFromContext(ctx context.Context) *zap.Logger {
 	if s := stateFromContext(ctx); s != nil {
 		return s.logger()
 	}
-	return nopLogger
+	return DefaultLogger()
 }
-
-var nopLogger = zap.NewNop()

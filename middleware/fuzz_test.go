@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/oklog/ulid/v2"
+	"go.uber.org/zap"
 )
 
 // FuzzValidRequestID checks ValidRequestID against the ulid package's strict
@@ -22,7 +23,7 @@ func FuzzValidRequestID(f *testing.F) {
 		f.Add(s)
 	}
 	e := echo.New()
-	e.Use(RequestIDWithConfig(RequestIDConfig{TrustInbound: true, Logger: nopLogger}))
+	e.Use(RequestIDWithConfig(RequestIDConfig{TrustInbound: true, Logger: zap.NewNop()}))
 	e.GET("/x", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
 	f.Fuzz(func(t *testing.T, s string) {
 		valid := ValidRequestID(s)
@@ -57,7 +58,7 @@ func FuzzBindBody(f *testing.F) {
 		f.Add(s)
 	}
 	e := echo.New()
-	if err := Install(e, Config{Logger: nopLogger}); err != nil {
+	if err := Install(e, Config{Logger: zap.NewNop()}); err != nil {
 		f.Fatal(err)
 	}
 	e.POST("/x", func(c echo.Context) error {

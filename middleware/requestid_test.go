@@ -126,8 +126,8 @@ func TestRequestIDInContexts(t *testing.T) {
 	c := bare.NewContext(httptestRequest(), nil)
 	assert.Empty(t, RequestIDFrom(c))
 	assert.Empty(t, RequestIDFromContext(context.Background()))
-	assert.Same(t, nopLogger, LoggerFrom(c))
-	assert.Same(t, nopLogger, LoggerFromContext(context.Background()))
+	assert.Same(t, DefaultLogger(), LoggerFrom(c))
+	assert.Same(t, DefaultLogger(), LoggerFromContext(context.Background()))
 }
 
 // TestLoggerFrom checks that the request logger carries requestId, is built

@@ -8,7 +8,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/layershq/errkit/apierror"
 	"github.com/layershq/errkit/middleware"
@@ -69,7 +68,8 @@ type RateLimitConfig struct {
 	OnStoreError func(c echo.Context, err error)
 
 	// Logger logs failed decisions when the request carries no logger of
-	// the errkit middleware (middleware.LoggerFrom). Default: none.
+	// the errkit middleware (middleware.LoggerFrom). Default:
+	// middleware.DefaultLogger().
 	Logger *zap.Logger
 }
 
@@ -261,8 +261,8 @@ func (l *limiter) failed(c echo.Context, next echo.HandlerFunc, err error) error
 		l.cfg.OnStoreError(c, err)
 	}
 	log := middleware.LoggerFrom(c)
-	if l.cfg.Logger != nil && !log.Core().Enabled(zapcore.ErrorLevel) {
-		log = l.cfg.Logger.With(zap.String("requestId", middleware.RequestIDFrom(c)))
+	if l.cfg.Logger != nil && middleware.RequestIDFrom(c) == "" {
+		log = l.cfg.Logger
 	}
 	if l.cfg.FailClosed {
 		log.Error("ratelimit: decision failed; request refused (fail-closed)", zap.Error(err))
