@@ -22,9 +22,12 @@ type ErrorHandlerConfig struct {
 	Logger *zap.Logger
 
 	// ClientErrorLevel is the level 4xx errors are logged at. Default
-	// (nil): zapcore.InfoLevel; point it at zapcore.DebugLevel to keep them
-	// out of production logs. INTERNAL and WORKFLOW_START_FAILED are always
-	// logged at error level. A pointer, so that an unset field is told
+	// (nil): zapcore.DebugLevel, so a production logger at info leaves
+	// callers' mistakes (often a flood: scanners, expired keys, retries
+	// past a limit) out of the logs and pays nothing to encode them; the
+	// access log, when on, still records each one with its status and
+	// code. Point it at zapcore.InfoLevel to log them. INTERNAL and
+	// WORKFLOW_START_FAILED are always logged at error level. A pointer, so that an unset field is told
 	// apart from InfoLevel (zapcore's zero Level).
 	ClientErrorLevel *zapcore.Level
 
@@ -48,7 +51,7 @@ type ErrorHandlerConfig struct {
 }
 
 // DefaultErrorHandlerConfig is the default error handler configuration:
-// every field at its default (4xx logged at info, upstream 5xx at warn,
+// every field at its default (4xx logged at debug, upstream 5xx at warn,
 // INTERNAL at error, a one-second Retry-After for a bare 429), which is what
 // any zero field of an ErrorHandlerConfig means too.
 var DefaultErrorHandlerConfig = ErrorHandlerConfig{}
@@ -106,7 +109,7 @@ func newErrorHandler(cfg ErrorHandlerConfig) (*errorHandler, error) {
 	}
 	h := &errorHandler{
 		log:               orDefault(cfg.Logger),
-		clientLevel:       zapcore.InfoLevel,
+		clientLevel:       zapcore.DebugLevel,
 		upstreamLevel:     zapcore.WarnLevel,
 		maxBodyBytes:      cfg.MaxBodyBytes,
 		defaultRetryAfter: cfg.DefaultRetryAfter,

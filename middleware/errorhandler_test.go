@@ -167,10 +167,10 @@ func TestLogLevelsAndFields(t *testing.T) {
 	}{
 		{"internal at error", DefaultErrorHandlerConfig, errors.New("boom"), zapcore.ErrorLevel, true},
 		{"workflow start failed at error", DefaultErrorHandlerConfig, apierror.WorkflowStartFailed(errors.New("temporal down")), zapcore.ErrorLevel, true},
-		{"4xx at info by default", DefaultErrorHandlerConfig, apierror.NotFound(), zapcore.InfoLevel, false},
-		{"wrapped 4xx keeps its error", DefaultErrorHandlerConfig, fmt.Errorf("project p_123: %w", apierror.NotFound()), zapcore.InfoLevel, true},
-		{"4xx with a cause keeps its error", DefaultErrorHandlerConfig, apierror.NotFound().WithCause(errors.New("sql: no rows")), zapcore.InfoLevel, true},
-		{"4xx at the configured level", ErrorHandlerConfig{ClientErrorLevel: levelPtr(zapcore.DebugLevel)}, apierror.NotFound(), zapcore.DebugLevel, false},
+		{"4xx at debug by default", DefaultErrorHandlerConfig, apierror.NotFound(), zapcore.DebugLevel, false},
+		{"wrapped 4xx keeps its error", DefaultErrorHandlerConfig, fmt.Errorf("project p_123: %w", apierror.NotFound()), zapcore.DebugLevel, true},
+		{"4xx with a cause keeps its error", DefaultErrorHandlerConfig, apierror.NotFound().WithCause(errors.New("sql: no rows")), zapcore.DebugLevel, true},
+		{"4xx at the configured level", ErrorHandlerConfig{ClientErrorLevel: levelPtr(zapcore.InfoLevel)}, apierror.NotFound(), zapcore.InfoLevel, false},
 		{"upstream 5xx at warn by default", DefaultErrorHandlerConfig, apierror.KillSwitch(apierror.ScopeKey), zapcore.WarnLevel, false},
 		{"upstream 5xx at the configured level", ErrorHandlerConfig{UpstreamErrorLevel: levelPtr(zapcore.ErrorLevel)}, apierror.ScrapeFailed(""), zapcore.ErrorLevel, false},
 		{"upstream 5xx at info when asked", ErrorHandlerConfig{UpstreamErrorLevel: levelPtr(zapcore.InfoLevel)}, apierror.ScrapeFailed(""), zapcore.InfoLevel, false},
@@ -232,7 +232,7 @@ func TestErrorHandlerConfigErrors(t *testing.T) {
 // TestNewErrorHandlerStandalone uses the error handler without Install and
 // without the RequestID middleware.
 func TestNewErrorHandlerStandalone(t *testing.T) {
-	core, logs := observer.New(zapcore.InfoLevel)
+	core, logs := observer.New(zapcore.DebugLevel)
 	h, err := NewErrorHandler(ErrorHandlerConfig{Logger: zap.New(core)})
 	require.NoError(t, err)
 	e := echo.New()

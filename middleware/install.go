@@ -21,7 +21,7 @@ type Config struct {
 	Recover RecoverConfig
 
 	// ErrorHandler configures the error handler; each zero field takes its
-	// default (4xx logged at info, upstream 5xx at warn).
+	// default (4xx logged at debug, upstream 5xx at warn).
 	ErrorHandler ErrorHandlerConfig
 
 	// AccessLog, when not nil, adds the AccessLog middleware.
