@@ -57,7 +57,7 @@ func Example() {
 	// Output:
 	// 201  {"order":1}
 	// 201 true {"order":1}
-	// 409 IDEMPOTENCY_CONFLICT sha256:c8358d135317281c8e036ff1a3fb3405ab892de77e35c7dee85c1f8125868d05 sha256:91cfee0e4449da21e6fa177df0868dc214af8c77bbdc42bcc75162a31438298e
+	// 409 IDEMPOTENCY_CONFLICT sha256:f4426b073de4a06b701a1fd0ca3592ef231daf87d45e5782d93f3bd97423946a sha256:63c5c2d6aff3e404fe8635c8de622abc55af611cac39ee341ba9fd3ca0bcdc4c
 	// handler runs: 1
 }
 
@@ -67,13 +67,13 @@ func Example() {
 func ExampleFingerprint() {
 	const route = "/v1/projects/:projectId/content"
 	body := []byte(`{"hook":"a"}`)
-	fmt.Println(idempotency.Fingerprint(http.MethodPost, route, []idempotency.Param{{Name: "projectId", Value: "p1"}}, body))
-	fmt.Println(idempotency.Fingerprint(http.MethodPost, route, []idempotency.Param{{Name: "projectId", Value: "p2"}}, body))
-	fmt.Println(idempotency.Fingerprint(http.MethodPost, "/v1/orders", nil, []byte(`{"sku":"a"}`)))
+	fmt.Println(idempotency.Fingerprint(http.MethodPost, route, []idempotency.Param{{Name: "projectId", Value: "p1"}}, "", body))
+	fmt.Println(idempotency.Fingerprint(http.MethodPost, route, []idempotency.Param{{Name: "projectId", Value: "p2"}}, "", body))
+	fmt.Println(idempotency.Fingerprint(http.MethodPost, "/v1/orders", nil, "", []byte(`{"sku":"a"}`)))
 	// Output:
-	// sha256:214ef04c1937ba78ff221b119b11f44797d9a08c052b261a702815e75ade0ee3
-	// sha256:0c5876780850889469fe14c82e50ccfa55be3153f4306af4fa11ae283944e76e
-	// sha256:c8358d135317281c8e036ff1a3fb3405ab892de77e35c7dee85c1f8125868d05
+	// sha256:ccba0ffaa90ecc0d355d18e0f26bd9e98e744d6ac1ce158f63c357daf1c9cedc
+	// sha256:e7786c441599859efc5c7f4d858806d041ab696ceea0c444a2fb6fafa4af778a
+	// sha256:f4426b073de4a06b701a1fd0ca3592ef231daf87d45e5782d93f3bd97423946a
 }
 
 // Every instance of a service shares one RedisStore keyspace, so a retry

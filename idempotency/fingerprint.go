@@ -31,6 +31,7 @@ type Param struct {
 //	u64(len(params)) ||
 //	for each param, in route order:
 //	    u64(len(name)) || name || u64(len(value)) || value ||
+//	u64(len(query)) || query ||
 //	body
 //
 // where u64(n) is n as an 8-byte big-endian unsigned integer and lengths
@@ -38,15 +39,17 @@ type Param struct {
 // (c.Path(), for example "/v1/projects/:projectId/content"); params are the
 // path parameters in the order the template names them, with the values
 // echo extracted from the request path (c.ParamValues(), for example
-// {projectId, prj_1}); body is the raw request body. A route without path
-// parameters hashes u64(0) for params.
+// {projectId, prj_1}); query is the raw query string as sent, without the
+// "?" (r.URL.RawQuery, c.QueryString(); "" for none); body is the raw
+// request body. A route without path parameters hashes u64(0) for params.
 //
 // Because every field but the last is length-prefixed, the encoding is
-// unambiguous: equal fingerprints mean equal (method, route, params, body),
-// so the same key and body sent to /v1/projects/p1/content and then to
-// /v1/projects/p2/content have different fingerprints.
-func Fingerprint(method, route string, params []Param, body []byte) string {
-	n := 24 + len(method) + len(route)
+// unambiguous: equal fingerprints mean equal (method, route, params, query,
+// body), so the same key and body sent to /v1/projects/p1/content and then
+// to /v1/projects/p2/content, or to ...?dryRun=true, have different
+// fingerprints. The query is hashed as sent: a retry repeats the same URL.
+func Fingerprint(method, route string, params []Param, query string, body []byte) string {
+	n := 32 + len(method) + len(route) + len(query)
 	for _, p := range params {
 		n += 16 + len(p.Name) + len(p.Value)
 	}
@@ -58,19 +61,20 @@ func Fingerprint(method, route string, params []Param, body []byte) string {
 		b = appendField(b, p.Name)
 		b = appendField(b, p.Value)
 	}
+	b = appendField(b, query)
 	return sumOf(b, body)
 }
 
 // fingerprint is Fingerprint on echo's parallel name and value slices,
 // without building a []Param. A missing value counts as "".
-func fingerprint(method, route string, names, values []string, body []byte) string {
+func fingerprint(method, route string, names, values []string, query string, body []byte) string {
 	value := func(i int) string {
 		if i < len(values) {
 			return values[i]
 		}
 		return ""
 	}
-	n := 24 + len(method) + len(route)
+	n := 32 + len(method) + len(route) + len(query)
 	for i, name := range names {
 		n += 16 + len(name) + len(value(i))
 	}
@@ -82,6 +86,7 @@ func fingerprint(method, route string, names, values []string, body []byte) stri
 		b = appendField(b, name)
 		b = appendField(b, value(i))
 	}
+	b = appendField(b, query)
 	return sumOf(b, body)
 }
 

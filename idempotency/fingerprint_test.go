@@ -13,6 +13,11 @@ import (
 // recompute is the documented fingerprint construction, written out
 // independently of Fingerprint: params alternate name, value.
 func recompute(method, route string, body []byte, params ...string) string {
+	return recomputeQuery(method, route, "", body, params...)
+}
+
+// recomputeQuery is recompute for a request with a query string.
+func recomputeQuery(method, route, query string, body []byte, params ...string) string {
 	u64 := func(b []byte, n int) []byte { return binary.BigEndian.AppendUint64(b, uint64(n)) }
 	var b []byte
 	b = u64(b, len(method))
@@ -24,6 +29,8 @@ func recompute(method, route string, body []byte, params ...string) string {
 		b = u64(b, len(s))
 		b = append(b, s...)
 	}
+	b = u64(b, len(query))
+	b = append(b, query...)
 	b = append(b, body...)
 	sum := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(sum[:])
@@ -33,12 +40,13 @@ func TestFingerprint(t *testing.T) {
 	tests := []struct {
 		method, route string
 		params        []Param
+		query         string
 		body          []byte
 	}{
-		{"POST", "/v1/projects/:projectId/content", []Param{{"projectId", "prj_1"}}, []byte(`{"hook":"a"}`)},
-		{"PATCH", "/v1/orgs/:org/things/:id", []Param{{"org", "o1"}, {"id", "t 2/é"}}, nil},
-		{"POST", "/v1/orders", nil, []byte(`{"sku":"a"}`)},
-		{"POST", "", []Param{{"", ""}}, []byte{0, 1, 2, 0xff}},
+		{"POST", "/v1/projects/:projectId/content", []Param{{"projectId", "prj_1"}}, "", []byte(`{"hook":"a"}`)},
+		{"PATCH", "/v1/orgs/:org/things/:id", []Param{{"org", "o1"}, {"id", "t 2/é"}}, "dryRun=true&x=%20", nil},
+		{"POST", "/v1/orders", nil, "", []byte(`{"sku":"a"}`)},
+		{"POST", "", []Param{{"", ""}}, "a", []byte{0, 1, 2, 0xff}},
 	}
 	for _, tt := range tests {
 		var flat, names, values []string
@@ -47,15 +55,15 @@ func TestFingerprint(t *testing.T) {
 			names = append(names, p.Name)
 			values = append(values, p.Value)
 		}
-		want := recompute(tt.method, tt.route, tt.body, flat...)
-		assert.Equal(t, want, Fingerprint(tt.method, tt.route, tt.params, tt.body))
-		assert.Equal(t, want, fingerprint(tt.method, tt.route, names, values, tt.body),
+		want := recomputeQuery(tt.method, tt.route, tt.query, tt.body, flat...)
+		assert.Equal(t, want, Fingerprint(tt.method, tt.route, tt.params, tt.query, tt.body))
+		assert.Equal(t, want, fingerprint(tt.method, tt.route, names, values, tt.query, tt.body),
 			"the middleware's form hashes the same bytes")
 	}
-	// The SHA-256 of the empty-method, empty-route, no-params, empty-body
-	// encoding (24 zero bytes), fixed so that the format can't drift
-	// silently.
-	assert.Equal(t, "sha256:9d908ecfb6b256def8b49a7c504e6c889c4b0e41fe6ce3e01863dd7b61a20aa0", Fingerprint("", "", nil, nil))
+	// The SHA-256 of the empty-method, empty-route, no-params, no-query,
+	// empty-body encoding (32 zero bytes), fixed so that the format can't
+	// drift silently.
+	assert.Equal(t, "sha256:66687aadf862bd776c8fc18b8e9f8e20089714856ee233b3902a591d0d5f2925", Fingerprint("", "", nil, "", nil))
 }
 
 func TestFingerprintUnambiguous(t *testing.T) {
@@ -68,15 +76,19 @@ func TestFingerprintUnambiguous(t *testing.T) {
 		return ps
 	}
 	pairs := [][2]string{
-		{Fingerprint("POST", "/a", nil, []byte("b")), Fingerprint("POST", "/ab", nil, nil)},
-		{Fingerprint("POS", "T/a", nil, nil), Fingerprint("POST", "/a", nil, nil)},
-		{Fingerprint("POST", "/a", nil, []byte(`{"a":1}`)), Fingerprint("POST", "/a", nil, []byte(`{"a":2}`))},
+		{Fingerprint("POST", "/a", nil, "", []byte("b")), Fingerprint("POST", "/ab", nil, "", nil)},
+		{Fingerprint("POS", "T/a", nil, "", nil), Fingerprint("POST", "/a", nil, "", nil)},
+		{Fingerprint("POST", "/a", nil, "", []byte(`{"a":1}`)), Fingerprint("POST", "/a", nil, "", []byte(`{"a":2}`))},
 		// The concrete resource is part of the fingerprint.
-		{Fingerprint("POST", route, p("projectId", "p1"), nil), Fingerprint("POST", route, p("projectId", "p2"), nil)},
-		{Fingerprint("POST", route, p("projectId", "p1"), nil), Fingerprint("POST", route, p("projectI", "dp1"), nil)},
-		{Fingerprint("POST", route, p("a", "1", "b", "2"), nil), Fingerprint("POST", route, p("b", "2", "a", "1"), nil)},
-		{Fingerprint("POST", route, p("a", ""), nil), Fingerprint("POST", route, nil, nil)},
-		{Fingerprint("POST", route, p("a", "1"), []byte("x")), Fingerprint("POST", route, p("a", "1x"), nil)},
+		{Fingerprint("POST", route, p("projectId", "p1"), "", nil), Fingerprint("POST", route, p("projectId", "p2"), "", nil)},
+		{Fingerprint("POST", route, p("projectId", "p1"), "", nil), Fingerprint("POST", route, p("projectI", "dp1"), "", nil)},
+		{Fingerprint("POST", route, p("a", "1", "b", "2"), "", nil), Fingerprint("POST", route, p("b", "2", "a", "1"), "", nil)},
+		{Fingerprint("POST", route, p("a", ""), "", nil), Fingerprint("POST", route, nil, "", nil)},
+		{Fingerprint("POST", route, p("a", "1"), "", []byte("x")), Fingerprint("POST", route, p("a", "1x"), "", nil)},
+		// So is the query string.
+		{Fingerprint("POST", "/a", nil, "dryRun=true", nil), Fingerprint("POST", "/a", nil, "", nil)},
+		{Fingerprint("POST", "/a", nil, "q", []byte("b")), Fingerprint("POST", "/a", nil, "qb", nil)},
+		{Fingerprint("POST", route, p("a", "1"), "", nil), Fingerprint("POST", route, p("a", ""), "1", nil)},
 	}
 	for i, pr := range pairs {
 		assert.NotEqual(t, pr[0], pr[1], "pair %d", i)

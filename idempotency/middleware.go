@@ -259,7 +259,7 @@ func (m *idempotency) handle(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		route := c.Path()
-		fp := fingerprint(req.Method, route, c.ParamNames(), c.ParamValues(), body)
+		fp := fingerprint(req.Method, route, c.ParamNames(), c.ParamValues(), req.URL.RawQuery, body)
 		skey := storeKey(scope, req.Method, route, key)
 		token := rand.Text()
 

@@ -99,9 +99,9 @@ func TestIdempotencyConflict(t *testing.T) {
 }
 
 // TestConflictAcrossResources: the same key and body sent to another
-// resource of the same route template (another projectId) is a different
-// request: IDEMPOTENCY_CONFLICT with both hashes, never the first
-// resource's response.
+// resource of the same route template (another projectId), or with another
+// query string, is a different request: IDEMPOTENCY_CONFLICT with both
+// hashes, never the first resource's response.
 func TestConflictAcrossResources(t *testing.T) {
 	forEachStore(t, func(t *testing.T, newStore func() Store) {
 		cr := &creator{}
@@ -124,6 +124,18 @@ func TestConflictAcrossResources(t *testing.T) {
 			`{"originalRequestHash":"`+orig+`","currentRequestHash":"`+cur+`"}`), r.body)
 		assert.Empty(t, r.header.Values(HeaderReplayed))
 		assert.Equal(t, int64(1), cr.calls.Load(), "p2's call did not run")
+
+		// The query string is part of the request too: p1?dryRun=true is
+		// not a retry of p1.
+		q := p1
+		q.path += "?dryRun=true"
+		r = mustDo(t, srv, q)
+		assert.Equal(t, http.StatusConflict, r.status)
+		assert.Equal(t, envelope(r, "IDEMPOTENCY_CONFLICT",
+			"This Idempotency-Key was used earlier with a different request body.",
+			`{"originalRequestHash":"`+orig+`","currentRequestHash":"`+
+				recomputeQuery(http.MethodPost, contentRoute, "dryRun=true", []byte(body), "projectId", "p1")+`"}`), r.body)
+		assert.Equal(t, int64(1), cr.calls.Load(), "the dry run did not run")
 
 		// p1 still replays; p2 with a fresh key runs.
 		again := mustDo(t, srv, p1)

@@ -375,8 +375,8 @@ func TestIdempotency(t *testing.T) {
 	env := requireError(t, send("order-42", `{"hook":"second"}`), 409, "IDEMPOTENCY_CONFLICT")
 	params := []idempotency.Param{{Name: "projectId", Value: "prj_demo"}}
 	requireDetails(t, env, fmt.Sprintf(`{"originalRequestHash":%q,"currentRequestHash":%q}`,
-		idempotency.Fingerprint("POST", "/v1/projects/:projectId/content", params, []byte(`{"hook":"first"}`)),
-		idempotency.Fingerprint("POST", "/v1/projects/:projectId/content", params, []byte(`{"hook":"second"}`))))
+		idempotency.Fingerprint("POST", "/v1/projects/:projectId/content", params, "", []byte(`{"hook":"first"}`)),
+		idempotency.Fingerprint("POST", "/v1/projects/:projectId/content", params, "", []byte(`{"hook":"second"}`))))
 
 	// The path parameters are part of the fingerprint: the same key and body
 	// sent to another project is a different request.

@@ -55,8 +55,8 @@ var examples = map[apierror.Code]func(c echo.Context) error{
 		const route = "/v1/projects/:projectId/content"
 		params := []idempotency.Param{{Name: "projectId", Value: "prj_demo"}}
 		return apierror.IdempotencyConflict(
-			idempotency.Fingerprint(http.MethodPost, route, params, []byte(`{"hook":"first"}`)),
-			idempotency.Fingerprint(http.MethodPost, route, params, []byte(`{"hook":"second"}`)))
+			idempotency.Fingerprint(http.MethodPost, route, params, "", []byte(`{"hook":"first"}`)),
+			idempotency.Fingerprint(http.MethodPost, route, params, "", []byte(`{"hook":"second"}`)))
 	},
 	apierror.CodeValidation: func(echo.Context) error {
 		return apierror.Validation(
