@@ -15,8 +15,7 @@
 //   - The request fingerprint is SHA-256 over the method, the route
 //     template, the path parameters (names and values, in route order), the
 //     raw query string and the body (see Fingerprint for the exact bytes),
-//     rendered
-//     "sha256:<hex>". Bodies over MaxBodyBytes are refused with
+//     rendered "sha256:<hex>". Bodies over MaxBodyBytes are refused with
 //     PAYLOAD_TOO_LARGE before hashing.
 //   - Only work that was done is remembered: a 2xx response (status, the
 //     ReplayHeaders and the body) is stored for TTL (24 h by default) and
