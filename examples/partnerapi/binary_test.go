@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"net"
@@ -46,6 +47,47 @@ func freePort(t *testing.T) int {
 	return port
 }
 
+// binary is the demo command started by a test.
+type binary struct {
+	cmd            *exec.Cmd
+	exited         chan error
+	stdout, stderr syncBuffer
+	base           string // http://addr
+}
+
+// startBinary builds the real command, starts it on a free loopback port
+// and waits until /healthz answers. The process is killed at cleanup if the
+// test has not stopped it.
+func startBinary(t *testing.T) *binary {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "partnerapi")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stderr = os.Stderr
+	require.NoError(t, build.Run())
+
+	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	b := &binary{cmd: exec.Command(bin, "-addr", addr), exited: make(chan error, 1), base: "http://" + addr}
+	b.cmd.Stdout, b.cmd.Stderr = &b.stdout, &b.stderr
+	require.NoError(t, b.cmd.Start())
+	go func() { b.exited <- b.cmd.Wait() }()
+	t.Cleanup(func() {
+		if b.cmd.ProcessState == nil {
+			_ = b.cmd.Process.Kill()
+			<-b.exited
+		}
+	})
+	_, ok := waitFor(t, 10*time.Second, func() bool {
+		resp, err := http.Get(b.base + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	require.True(t, ok, "server did not come up; stderr:\n%s", b.stderr.String())
+	return b
+}
+
 // TestBinary builds the real command, starts it, serves one request, stops
 // it with SIGINT and checks a clean exit, the banner on stdout and JSON log
 // lines with the requestId on stderr.
@@ -53,35 +95,9 @@ func TestBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "partnerapi")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	require.NoError(t, build.Run())
-
-	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	cmd := exec.Command(bin, "-addr", addr)
-	var stdout, stderr syncBuffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	require.NoError(t, cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
-
-	base := "http://" + addr
-	_, ok := waitFor(t, 10*time.Second, func() bool {
-		resp, err := http.Get(base + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
-	require.True(t, ok, "server did not come up; stderr:\n%s", stderr.String())
+	b := startBinary(t)
+	cmd, exited, base := b.cmd, b.exited, b.base
+	stdout, stderr := &b.stdout, &b.stderr
 
 	resp := doURL(t, base, request{method: "GET", path: "/v1/whoami", key: keyFull})
 	require.Equal(t, 200, resp.status)
@@ -148,4 +164,60 @@ func TestFlags(t *testing.T) {
 	r, err := rate(1e9, 1e9)
 	require.NoError(t, err)
 	require.Equal(t, 1_000_000_000, r.Burst)
+}
+
+// TestBinaryGracefulStop checks "shuts down gracefully on SIGTERM (in-flight
+// requests finish)" on the real binary: a POST whose body is still arriving
+// when SIGTERM lands is served to the end (202), no new connection is
+// accepted meanwhile, and the process then exits 0.
+func TestBinaryGracefulStop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	b := startBinary(t)
+	cmd, exited, stderr := b.cmd, b.exited, &b.stderr
+	addr := strings.TrimPrefix(b.base, "http://")
+
+	// The request line, the headers and half of the body, over a raw
+	// connection, so the request is in flight when the signal arrives.
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer conn.Close()
+	body := `{"hook":"graceful stop"}`
+	_, err = conn.Write([]byte("POST /v1/projects/prj_auto/content HTTP/1.1\r\nHost: " + addr +
+		"\r\nAuthorization: Bearer " + keyFull + "\r\nContent-Type: application/json\r\nContent-Length: " +
+		strconv.Itoa(len(body)) + "\r\n\r\n" + body[:10]))
+	require.NoError(t, err)
+	time.Sleep(200 * time.Millisecond) // the server has read the headers
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	require.Eventually(t, func() bool {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	}, 5*time.Second, 20*time.Millisecond, "the listener is closed on SIGTERM")
+	select {
+	case err := <-exited:
+		t.Fatalf("exited (%v) before the in-flight request finished; stderr:\n%s", err, stderr.String())
+	default:
+	}
+
+	_, err = conn.Write([]byte(body[10:]))
+	require.NoError(t, err)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusAccepted, resp.StatusCode, "the in-flight request was served")
+	require.Regexp(t, `^req_`, resp.Header.Get("X-Request-Id"))
+
+	select {
+	case err := <-exited:
+		require.NoError(t, err, "exit status; stderr:\n%s", stderr.String())
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no exit 10s after SIGTERM; stderr:\n%s", stderr.String())
+	}
+	require.Contains(t, stderr.String(), `"msg":"stopped"`)
 }
