@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -143,4 +144,59 @@ func BenchmarkULIDMakeParallel(b *testing.B) {
 			_ = ulid.Make().MarshalTextTo(buf[len(requestIDPrefix):])
 		}
 	})
+}
+
+// floorState is the least a middleware can allocate to put a value in the
+// request's context.Context: one object that is the context, holds the
+// value and the *http.Request copy that carries it (what requestState does,
+// without the logger and error fields).
+type floorState struct {
+	context.Context
+	id  [requestIDLen]byte
+	req http.Request
+}
+
+// BenchmarkServeFloor measures, beside bare echo, what any middleware costs
+// on the success path (echo builds its closure per request) and what the
+// least request-context stamp costs (one allocation holding the context
+// and the request copy, c.SetRequest): the floor under errkit's (c) of
+// BenchmarkServe, which does that plus the ID and the header.
+func BenchmarkServeFloor(b *testing.B) {
+	mk := func(mw echo.MiddlewareFunc) *echo.Echo {
+		e := echo.New()
+		if mw != nil {
+			e.Use(mw)
+		}
+		e.GET("/ok", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
+		return e
+	}
+	cases := []struct {
+		name string
+		e    *echo.Echo
+	}{
+		{"bare", mk(nil)},
+		{"noop-middleware", mk(func(next echo.HandlerFunc) echo.HandlerFunc { return func(c echo.Context) error { return next(c) } })},
+		{"request-context", mk(func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) error {
+				r := c.Request()
+				s := &floorState{Context: r.Context()}
+				s.req = *r.WithContext(s)
+				c.SetRequest(&s.req)
+				return next(c)
+			}
+		})},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				req := httptest.NewRequest(http.MethodGet, "/ok", nil)
+				w := &benchWriter{h: make(http.Header, 4)}
+				for pb.Next() {
+					clear(w.h)
+					tc.e.ServeHTTP(w, req)
+				}
+			})
+		})
+	}
 }
