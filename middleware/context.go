@@ -7,6 +7,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
+
+	"github.com/layershq/errkit/internal/reqstate"
 )
 
 // stateKey is the context.Context key of a request's *requestState.
@@ -30,6 +32,10 @@ type requestState struct {
 	base  *zap.Logger
 	log   atomic.Pointer[zap.Logger]
 
+	// The caller, recorded by principal.Set through reqstate.Holder (a
+	// *principal.Principal), so that it needs no second request copy.
+	principal atomic.Value
+
 	// Set by the error handler.
 	rendered    error // the error whose response it wrote
 	renderedErr bool  // an error response was written (or attempted)
@@ -38,14 +44,23 @@ type requestState struct {
 	req http.Request
 }
 
-// Value returns the state itself for stateKey{} and defers to the parent
-// context otherwise.
+// Value returns the state itself for stateKey{} and reqstate.HolderKey{},
+// the recorded principal for reqstate.PrincipalKey{} (when there is one),
+// and defers to the parent context otherwise.
 func (s *requestState) Value(key any) any {
-	if _, ok := key.(stateKey); ok {
+	switch key.(type) {
+	case stateKey, reqstate.HolderKey:
 		return s
+	case reqstate.PrincipalKey:
+		if p := s.principal.Load(); p != nil {
+			return p
+		}
 	}
 	return s.Context.Value(key)
 }
+
+// SetPrincipal implements reqstate.Holder.
+func (s *requestState) SetPrincipal(p any) { s.principal.Store(p) }
 
 // String describes the context without its values.
 func (s *requestState) String() string { return "errkit.requestContext" }

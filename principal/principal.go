@@ -14,6 +14,8 @@ import (
 	"slices"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/layershq/errkit/internal/reqstate"
 )
 
 // Principal is an authenticated caller.
@@ -29,26 +31,22 @@ type Principal struct {
 // HasScope reports whether the principal was granted scope.
 func (p Principal) HasScope(scope string) bool { return slices.Contains(p.Scopes, scope) }
 
-// ctxKey is the context.Context key of a request's *principalCtx.
-type ctxKey struct{}
-
-// principalCtx is what Set adds to a request, in a single allocation: the
-// request's new context.Context (it wraps the parent and answers
-// Value(ctxKey{}) with itself), the principal, and the copy of the
-// *http.Request that carries the context. From and FromContext read the
-// principal back through c.Request().Context(), so no entry in echo's context
-// store (a map allocated per request) is needed.
+// principalCtx is what Set adds to a request that has no errkit request
+// state, in a single allocation: the request's new context.Context (it
+// wraps the parent and answers Value(reqstate.PrincipalKey{}) with the
+// principal), the principal, and the copy of the *http.Request that carries
+// the context.
 type principalCtx struct {
 	context.Context
 	p   Principal
 	req http.Request
 }
 
-// Value returns the principalCtx itself for ctxKey{} and defers to the parent
-// context otherwise.
+// Value returns the principal for reqstate.PrincipalKey{} and defers to the
+// parent context otherwise.
 func (pc *principalCtx) Value(key any) any {
-	if _, ok := key.(ctxKey); ok {
-		return pc
+	if _, ok := key.(reqstate.PrincipalKey); ok {
+		return &pc.p
 	}
 	return pc.Context.Value(key)
 }
@@ -57,14 +55,25 @@ func (pc *principalCtx) Value(key any) any {
 // logs).
 func (pc *principalCtx) String() string { return "errkit.principalContext" }
 
-// Set records p as the caller of the request: the echo context's request is
-// replaced by a copy whose context.Context carries p, exactly as
-// c.SetRequest(r.WithContext(ctx)) would, in one allocation. Handlers and
-// middleware that run afterwards read it with From (or FromContext on the
-// request's context and any context derived from it). A later Set wins.
+// Set records p as the caller of the request. From (on c) and FromContext
+// (on the request's context.Context and any context derived from it) read it
+// back; a later Set wins.
+//
+// When errkit's request ID middleware ran for the request, p is stored in
+// its request state, which is already the request's context: one small
+// allocation, and the request is not replaced. Otherwise the echo context's
+// request is replaced by a copy whose context carries p, exactly as
+// c.SetRequest(r.WithContext(ctx)) would, in one allocation.
 func Set(c echo.Context, p Principal) {
 	r := c.Request()
-	pc := &principalCtx{Context: r.Context(), p: p}
+	ctx := r.Context()
+	if h, ok := ctx.Value(reqstate.HolderKey{}).(reqstate.Holder); ok {
+		stored := new(Principal) // not &p: p would escape on both paths
+		*stored = p
+		h.SetPrincipal(stored)
+		return
+	}
+	pc := &principalCtx{Context: ctx, p: p}
 	pc.req = *r.WithContext(pc)
 	c.SetRequest(&pc.req)
 }
@@ -85,8 +94,8 @@ func FromContext(ctx context.Context) (Principal, bool) {
 	if ctx == nil {
 		return Principal{}, false
 	}
-	if pc, ok := ctx.Value(ctxKey{}).(*principalCtx); ok {
-		return pc.p, true
+	if p, ok := ctx.Value(reqstate.PrincipalKey{}).(*Principal); ok {
+		return *p, true
 	}
 	return Principal{}, false
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/layershq/errkit/middleware"
 	"github.com/layershq/errkit/principal"
 )
 
@@ -97,4 +98,45 @@ func TestFromWithoutRequest(t *testing.T) {
 	assert.False(t, ok)
 	_, ok = principal.FromContext(nil)
 	assert.False(t, ok)
+}
+
+// TestSetWithErrkitRequestState: behind errkit's request ID middleware, Set
+// stores the caller in the middleware's request state instead of copying
+// the request (the request pointer stays the same, one small allocation),
+// and it reads back the same way: from c, from the request's context, from
+// contexts derived before or after Set; a later Set wins.
+func TestSetWithErrkitRequestState(t *testing.T) {
+	type otherKey struct{}
+	e := echo.New()
+	e.Use(middleware.RequestID())
+	var allocs float64
+	e.GET("/x", func(c echo.Context) error {
+		before := c.Request()
+		derivedBefore := context.WithValue(before.Context(), otherKey{}, 1)
+		_, ok := principal.From(c)
+		require.False(t, ok)
+
+		principal.Set(c, principal.Principal{KeyID: "key_a", OrganizationID: "org_a", Scopes: []string{"read"}})
+		assert.Same(t, before, c.Request(), "no request copy")
+		assert.Equal(t, "key_a", principal.KeyID(c))
+		got, ok := principal.FromContext(derivedBefore)
+		require.True(t, ok)
+		assert.Equal(t, "org_a", got.OrganizationID)
+		derivedAfter, cancel := context.WithCancel(c.Request().Context())
+		defer cancel()
+		got, ok = principal.FromContext(derivedAfter)
+		require.True(t, ok)
+		assert.Equal(t, []string{"read"}, got.Scopes)
+		assert.NotEmpty(t, middleware.RequestIDFromContext(derivedAfter), "the request ID is still there")
+
+		principal.Set(c, principal.Principal{KeyID: "key_b"})
+		assert.Equal(t, "key_b", principal.KeyID(c))
+		p := principal.Principal{KeyID: "key_c"}
+		allocs = testing.AllocsPerRun(100, func() { principal.Set(c, p) })
+		return c.NoContent(http.StatusNoContent)
+	})
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/x", nil))
+	require.Equal(t, http.StatusNoContent, rec.Code)
+	assert.Equal(t, 1.0, allocs, "one small allocation, no request copy")
 }
