@@ -228,6 +228,20 @@ func (r *Redis) write(ctx context.Context, change func(redis.Pipeliner, context.
 	defer r.mu.Unlock()
 	wctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
+	if r.hadHash() {
+		// A write into a hash Redis lost would recreate it with this one
+		// change, and every instance would load that as the whole state:
+		// put the known state back first.
+		n, err := r.client.Exists(wctx, r.key).Result()
+		if err != nil {
+			return fmt.Errorf("killswitch: write to Redis: %w", err)
+		}
+		if n == 0 {
+			if _, err := r.reseedLocked(wctx); err != nil {
+				return fmt.Errorf("killswitch: write to Redis: %w", err)
+			}
+		}
+	}
 	_, err := r.client.TxPipelined(wctx, func(p redis.Pipeliner) error {
 		change(p, wctx)
 		p.HIncrBy(wctx, r.key, revField, 1)
@@ -356,7 +370,11 @@ func (r *Redis) loadLocked(ctx context.Context) error {
 // unless another instance already did, announces it, and returns the hash
 // as it now is. Lifting every switch because Redis forgot them would be the
 // unsafe direction; to clear all switches, turn them off (Off or the admin
-// API), don't delete the hash. It fails with an error wrapping errStateLost.
+// API), don't delete the hash. Limits: the state written back is this
+// instance's, so a flip it had not yet received (it missed the notification
+// and Redis lost the data before its next resync) is not in it; fields it
+// could not decode are not either. It fails with an error wrapping
+// errStateLost.
 func (r *Redis) reseedLocked(ctx context.Context) (map[string]string, error) {
 	cur := r.snap.Load().list()
 	args := make([]any, 0, 2*len(cur))

@@ -208,6 +208,34 @@ func withoutAt(switches []Switch) []Switch {
 	return out
 }
 
+// TestRedisWriteAfterDataLoss: a flip written while the hash is gone (Redis
+// lost its data, no resync has noticed yet) first puts the known state back,
+// so the fleet ends up with the old switches and the new one, not with the
+// new one alone.
+func TestRedisWriteAfterDataLoss(t *testing.T) {
+	inst := redistest.Server(t)
+	prefix := inst.Prefix(t)
+	client := inst.Client(t)
+	cfg := RedisConfig{Client: client, Prefix: prefix, ResyncInterval: time.Hour, Logger: zap.NewNop()}
+	a := newRedisSource(t, cfg)
+	b := newRedisSource(t, cfg)
+	ctx := context.Background()
+	require.NoError(t, a.On(ctx, Switch{Scope: ScopeOrganization, ID: "o1", Reason: "before the loss"}))
+	require.Eventually(t, func() bool { return enforced(b) == ScopeOrganization }, 5*time.Second, time.Millisecond)
+
+	require.NoError(t, client.Del(ctx, prefix+"switches").Err()) // the data is lost
+	require.NoError(t, a.On(ctx, Switch{Scope: ScopeKey, ID: "k2", Reason: "after the loss"}))
+
+	hash, err := client.HGetAll(ctx, prefix+"switches").Result()
+	require.NoError(t, err)
+	assert.Contains(t, hash, "organization:o1", "the known state was put back before the write")
+	assert.Contains(t, hash, "key:k2")
+	require.Eventually(t, func() bool { return len(b.Enforced()) == 2 }, 5*time.Second, time.Millisecond)
+	assert.Equal(t, ScopeOrganization, enforced(b), "o1 is still switched off everywhere")
+	_, on := b.Check("k2", "")
+	assert.True(t, on)
+}
+
 // newClientNoRetry returns a client that fails fast while Redis is down.
 func newClientNoRetry(t *testing.T, inst *redistest.Instance) *redis.Client {
 	t.Helper()
