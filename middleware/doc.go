@@ -26,8 +26,10 @@
 // the monotonic clock) and 60 random bits, so when one ID is generated
 // before another starts (same goroutine, or goroutines that synchronise),
 // the first sorts before the second even within the same millisecond.
-// Generation takes no lock and writes no shared memory: a clock read, a
-// random number from the runtime's per-thread generator and the encoding.
+// Generation takes no lock and, on Linux, writes no shared memory: a clock
+// read, a random number from the runtime's per-thread generator and the
+// encoding (where the clock is coarser than a nanosecond, one atomic maximum
+// keeps the time bits strictly increasing).
 // The random bits also make IDs unguessable from one another.
 //
 // An inbound X-Request-Id is ignored unless RequestIDConfig.TrustInbound is

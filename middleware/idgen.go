@@ -2,6 +2,7 @@ package middleware
 
 import (
 	mrand "math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -13,8 +14,8 @@ const requestIDPrefix = "req_"
 // requestIDLen is the length of a request ID: "req_" and a 26-character ULID.
 const requestIDLen = len(requestIDPrefix) + ulid.EncodedSize
 
-// idGenerator makes the ULIDs of request IDs without a lock and without a
-// shared write.
+// idGenerator makes the ULIDs of request IDs without a lock and, where the
+// monotonic clock has nanosecond resolution (Linux), without a shared write.
 //
 // Layout of the 128 bits: the 48-bit Unix millisecond timestamp ULID
 // requires, then the 20-bit nanosecond within that millisecond (0-999999),
@@ -25,36 +26,73 @@ const requestIDLen = len(requestIDPrefix) + ulid.EncodedSize
 //
 // Ordering guarantee: if generating ID a finishes before generating ID b
 // starts (in the happens-before sense: the same goroutine, or synchronised
-// goroutines) and the monotonic clock advanced in between, then a < b, both
-// as 128-bit values and as strings. On Linux the clock has nanosecond
-// resolution and a clock read takes longer than a nanosecond, so it always
-// advances; IDs made within one tick of a coarser clock are ordered by their
-// random bits. Two calls that overlap in time may come out in either order,
-// which is consistent with some order of creation.
+// goroutines), then a < b, both as 128-bit values and as strings. With a
+// nanosecond clock that holds because the clock always advances between the
+// two reads (a read takes longer than a nanosecond). Where the clock is
+// coarser (newIDGenerator measures it: two consecutive reads can be equal,
+// as on macOS), the time bits are also made strictly increasing through one
+// atomic maximum, so the guarantee holds there too. Two calls that overlap
+// in time may come out in either order, which is consistent with some order
+// of creation.
 //
 // Uniqueness: two IDs collide only if they share the nanosecond and 60
-// random bits. The random bits come from math/rand/v2's global source, the
-// runtime's per-thread ChaCha8 generator seeded from the operating system,
-// so IDs are also not guessable from one another (a counter would be).
+// random bits (and never with a coarse clock, whose time bits are distinct).
+// The random bits come from math/rand/v2's global source, the runtime's
+// per-thread ChaCha8 generator seeded from the operating system, so IDs are
+// also not guessable from one another (a counter would be).
 //
-// Nothing is written to shared memory: no mutex, no atomic, no shared
-// entropy reader, no allocation.
+// With a nanosecond clock nothing is written to shared memory: no mutex, no
+// atomic, no shared entropy reader, no allocation.
 type idGenerator struct {
 	startNs int64     // Unix nanoseconds at start
 	start   time.Time // carries the monotonic clock reading
+	coarse  bool      // consecutive clock reads can be equal: use last
+	_       [64]byte  // keep last on its own cache line
+	last    atomic.Int64
 }
 
 // newIDGenerator returns a generator whose clock starts now.
 func newIDGenerator() *idGenerator {
 	now := time.Now()
-	return &idGenerator{startNs: now.UnixNano(), start: now}
+	return &idGenerator{startNs: now.UnixNano(), start: now, coarse: clockIsCoarse()}
+}
+
+// clockIsCoarse reports whether two consecutive reads of the monotonic
+// clock can return the same time.
+func clockIsCoarse() bool {
+	start := time.Now()
+	prev := time.Since(start)
+	for range 1000 {
+		d := time.Since(start)
+		if d <= prev {
+			return true
+		}
+		prev = d
+	}
+	return false
+}
+
+// now returns the Unix time in nanoseconds for the next ID: the monotonic
+// clock, made strictly increasing across the process when it is coarse.
+func (g *idGenerator) now() int64 {
+	ns := g.startNs + int64(time.Since(g.start))
+	if !g.coarse {
+		return ns
+	}
+	for {
+		last := g.last.Load()
+		t := max(ns, last+1)
+		if g.last.CompareAndSwap(last, t) {
+			return t
+		}
+	}
 }
 
 // next returns the two halves of a fresh ULID: hi is the 48-bit
 // millisecond timestamp and the top 16 bits of the nanosecond within it, lo
 // its low 4 bits and 60 random bits.
 func (g *idGenerator) next() (hi, lo uint64) {
-	ns := uint64(g.startNs + int64(time.Since(g.start)))
+	ns := uint64(g.now())
 	ms, sub := ns/1e6, ns%1e6 // sub < 2^20
 	return ms<<16 | sub>>4, (sub&0xF)<<60 | mrand.Uint64()>>4
 }

@@ -353,3 +353,47 @@ func TestRequestIDStandalone(t *testing.T) {
 	assert.True(t, ValidRequestID(rec.Header().Get(HeaderRequestID)))
 	_ = echomw.DefaultSkipper
 }
+
+// TestRequestIDCoarseClock: with the strictly increasing time bits used
+// where the clock is coarse, IDs made one after the other (also across
+// goroutines that synchronise) sort in creation order and their time bits
+// never repeat, whatever the clock's resolution.
+func TestRequestIDCoarseClock(t *testing.T) {
+	now := time.Now()
+	g := &idGenerator{startNs: now.UnixNano(), start: now, coarse: true}
+	timeBits := func(id string) uint64 {
+		u := ulid.MustParseStrict(id[4:])
+		return binary.BigEndian.Uint64(u[:8])<<4 | binary.BigEndian.Uint64(u[8:])>>60
+	}
+	gen := func() string {
+		var b [requestIDLen]byte
+		g.fill(&b)
+		return string(b[:])
+	}
+	seq := make([]string, 20000)
+	for i := range seq {
+		seq[i] = gen()
+	}
+	require.True(t, slices.IsSorted(seq))
+	for i := 1; i < len(seq); i++ {
+		require.Greater(t, timeBits(seq[i]), timeBits(seq[i-1]))
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	all := map[uint64]bool{}
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 2000 {
+				tb := timeBits(gen())
+				mu.Lock()
+				assert.False(t, all[tb], "time bits repeated")
+				all[tb] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Len(t, all, 4*2000)
+}
