@@ -68,6 +68,7 @@
 //	HTTPError 431                                      VALIDATION, issue {"header", ...} 422
 //	HTTPError 5xx, with or without internal error      INTERNAL            500
 //	HTTPError 409                                      CONFLICT, details.reason "conflict" 409
+//	HTTPError 408, 425 (the same request may succeed later) INTERNAL        500
 //	any other HTTPError 4xx (402, 406, 408, 412, ...)  VALIDATION, issue {"request", its message if short and printable, else the status text} 422
 //	any other error                                    INTERNAL            500
 //

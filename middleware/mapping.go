@@ -77,6 +77,10 @@ func (h *errorHandler) convert(err error, c echo.Context) *apierror.Error {
 		return apierror.RateLimited(h.retryAfterOf(c))
 	case http.StatusConflict:
 		return apierror.Conflict(reasonConflict)
+	case http.StatusRequestTimeout, http.StatusTooEarly:
+		// The same request may succeed later: the retryable code the set
+		// has for "try again" without a server-given wait.
+		return apierror.Internal(err)
 	}
 	if he.Code >= 400 && he.Code < 500 {
 		// Any other 4xx is a caller's mistake the code set has no name for:
