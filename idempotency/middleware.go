@@ -275,7 +275,9 @@ func (m *idempotency) handle(next echo.HandlerFunc) echo.HandlerFunc {
 		case InProgress:
 			if lk.Fingerprint != "" && lk.Fingerprint != fp {
 				// Whatever the running request's outcome, this one is a
-				// different request under the same key.
+				// different request under the same key. (A custom Store
+				// that does not report the holder's fingerprint gets
+				// idempotency_key_in_use.)
 				return apierror.IdempotencyConflict(lk.Fingerprint, fp)
 			}
 			c.Response().Header().Set(echo.HeaderRetryAfter, strconv.Itoa(int(InUseRetryAfter/time.Second)))
@@ -338,9 +340,11 @@ func (m *idempotency) run(c echo.Context, rc reqInfo, next echo.HandlerFunc, ske
 	ctx, cancel := m.storeContext(rc)
 	defer cancel()
 	if err := m.cfg.Store.Complete(ctx, skey, token, rec, m.cfg.TTL); err != nil {
-		// The response is already on its way; nothing was stored, so the
-		// deferred Release frees the key and a retry runs the handler
-		// again.
+		// The response is already on its way. Usually nothing was stored
+		// and the deferred Release frees the key, so a retry runs the
+		// handler again; if the store did apply Complete before failing
+		// (a timeout on the reply), Release finds no lease of ours and the
+		// retry replays.
 		rc.log("complete", err)
 		return nil
 	}
@@ -386,7 +390,7 @@ func (r *renewal) tick() {
 	r.mu.Unlock()
 	defer r.inFlight.Done()
 
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.rc.ctx), r.every)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.rc.ctx), min(r.every, r.m.cfg.StoreTimeout))
 	err := r.m.cfg.Store.Renew(ctx, r.skey, r.token, r.m.cfg.LeaseTTL)
 	cancel()
 	if err != nil {
