@@ -59,8 +59,14 @@ func (s *requestState) Value(key any) any {
 	return s.Context.Value(key)
 }
 
-// SetPrincipal implements reqstate.Holder.
-func (s *requestState) SetPrincipal(p any) { s.principal.Store(p) }
+// SetPrincipal implements reqstate.Holder. p must be a non-nil
+// *principal.Principal (the only caller is principal.Set); nil is ignored,
+// so that the atomic.Value only ever holds that one type.
+func (s *requestState) SetPrincipal(p any) {
+	if p != nil {
+		s.principal.Store(p)
+	}
+}
 
 // String describes the context without its values.
 func (s *requestState) String() string { return "errkit.requestContext" }

@@ -61,7 +61,8 @@ func (pc *principalCtx) String() string { return "errkit.principalContext" }
 //
 // When errkit's request ID middleware ran for the request, p is stored in
 // its request state, which is already the request's context: one small
-// allocation, and the request is not replaced. Otherwise the echo context's
+// allocation, and the request is not replaced (contexts derived from the
+// request's before Set then see p too). Otherwise the echo context's
 // request is replaced by a copy whose context carries p, exactly as
 // c.SetRequest(r.WithContext(ctx)) would, in one allocation.
 func Set(c echo.Context, p Principal) {

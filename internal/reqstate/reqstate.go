@@ -20,7 +20,8 @@ type PrincipalKey struct{}
 
 // Holder stores request-scoped values in the request state.
 type Holder interface {
-	// SetPrincipal records p (a *principal.Principal) as the request's
+	// SetPrincipal records p, a non-nil *principal.Principal (always that
+	// type: the holder may keep it in an atomic.Value), as the request's
 	// caller; the state then answers PrincipalKey with it. It is safe for
 	// concurrent use with Value.
 	SetPrincipal(p any)
