@@ -4,7 +4,7 @@ package apierror
 // renamed; new ones may be added. Clients branch on the code, never on the
 // message.
 //
-// A Code is also an error value, so that errors.Is(err, apierror.NotFoundCode)
+// A Code is also an error value, so that errors.Is(err, apierror.CodeNotFound)
 // reports whether err, or anything it wraps, is an *Error with that code.
 type Code string
 
