@@ -3,6 +3,7 @@ package errkit_test
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -11,12 +12,11 @@ import (
 
 	"github.com/labstack/echo/v4"
 	echomw "github.com/labstack/echo/v4/middleware"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 	"golang.org/x/time/rate"
 
 	"github.com/layershq/errkit/killswitch"
 	"github.com/layershq/errkit/middleware"
+	"github.com/layershq/errkit/nethttp"
 	"github.com/layershq/errkit/principal"
 	"github.com/layershq/errkit/ratelimit"
 )
@@ -29,15 +29,24 @@ type stackWriter struct {
 	status int
 }
 
-func (w *stackWriter) Header() http.Header         { return w.h }
-func (w *stackWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (w *stackWriter) WriteHeader(s int)           { w.status = s }
+func (w *stackWriter) Header() http.Header { return w.h }
+func (w *stackWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK // what net/http does for a body without WriteHeader
+	}
+	return len(b), nil
+}
+func (w *stackWriter) WriteHeader(s int) { w.status = s }
 
-// stackLogger is a production-style zap JSON logger at the default (info)
-// level writing to io.Discard: whatever errkit logs is paid for.
-func stackLogger() *zap.Logger {
-	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
-	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(io.Discard), zapcore.InfoLevel))
+// stackLogger is a production-style JSON logger at the default (info) level
+// writing to io.Discard: whatever errkit logs is paid for.
+func stackLogger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// caller is the principal of the benchmark's requests.
+func caller(r *http.Request) principal.Principal {
+	return principal.Principal{KeyID: r.Header.Get(headerKeyID), OrganizationID: "org_bench", Scopes: []string{"read"}}
 }
 
 // headerKeyID is the request header the auth stub of the benchmark reads the
@@ -45,17 +54,62 @@ func stackLogger() *zap.Logger {
 const headerKeyID = "X-Bench-Key-Id"
 
 // authStub is the service's authentication middleware of setups (c) and
-// (a+auth): it records the caller with principal.Set, as a real one does
-// after checking the API key.
+// (a+auth): it records the caller, as a real one does after checking the
+// API key.
 func authStub(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		principal.Set(c, principal.Principal{
-			KeyID:          c.Request().Header.Get(headerKeyID),
-			OrganizationID: "org_bench",
-			Scopes:         []string{"read"},
-		})
+		middleware.SetPrincipal(c, caller(c.Request()))
 		return next(c)
 	}
+}
+
+// authStubHTTP is authStub for net/http.
+func authStubHTTP(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, principal.Set(r, caller(r)))
+	})
+}
+
+// benchSwitches is a kill-switch store holding 10,000 key switches, none of
+// them a benchmark caller's.
+func benchSwitches(b *testing.B) *killswitch.Guard {
+	switches, err := killswitch.NewMemoryStore(killswitch.MemoryConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	off := make([]killswitch.Switch, 10_000)
+	for i := range off {
+		off[i] = killswitch.Switch{Scope: killswitch.ScopeKey, ID: "key_off_" + strconv.Itoa(i), Reason: "benchmark"}
+	}
+	if err := switches.Replace(context.Background(), off); err != nil {
+		b.Fatal(err)
+	}
+	g, err := killswitch.New(killswitch.Config{Checker: switches})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return g
+}
+
+// benchLimiter is a rate limiter on the memory store at a rate that never
+// limits.
+func benchLimiter(b *testing.B) *ratelimit.Limiter {
+	store, err := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = store.Close() })
+	l, err := ratelimit.New(ratelimit.Config{
+		Store: store,
+		Classes: map[string]ratelimit.Rate{
+			ratelimit.ClassRead:  {PerSecond: 1e9, Burst: 1_000_000},
+			ratelimit.ClassWrite: {PerSecond: 1e9, Burst: 1_000_000},
+		},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return l
 }
 
 // stackServers builds the setups of the full-stack comparison, each with
@@ -68,11 +122,15 @@ func authStub(next echo.HandlerFunc) echo.HandlerFunc {
 //	         NewRateLimiterMemoryStore, keyed by client IP, at a rate that
 //	         never limits, with echo's default error handler;
 //	(c)      errkit's whole chain: middleware.Install (request ID, recovery,
-//	         error handler, zap JSON logger), the auth stub, the kill-switch
-//	         key/organization check on a Memory source holding 10,000 key
+//	         error handler, slog JSON logger), the auth stub, the kill-switch
+//	         key/organization check on a memory store holding 10,000 key
 //	         switches (none of them the caller's), and the rate limiter on
-//	         the memory store at a rate that never limits.
-func stackServers(b *testing.B) map[string]*echo.Echo {
+//	         the memory store at a rate that never limits;
+//	(d)      a bare net/http ServeMux;
+//	(e)      errkit's whole chain on net/http: nethttp.Install around the
+//	         ServeMux, and on the route the same auth stub, kill switch and
+//	         rate limiter as (c).
+func stackServers(b *testing.B) map[string]http.Handler {
 	ok := func(c echo.Context) error { return c.String(http.StatusOK, "ok") }
 
 	bare := echo.New()
@@ -94,33 +152,27 @@ func stackServers(b *testing.B) map[string]*echo.Echo {
 	if err := middleware.Install(kit, middleware.Config{Logger: stackLogger()}); err != nil {
 		b.Fatal(err)
 	}
-	switches := killswitch.NewMemory()
-	off := make([]killswitch.Switch, 10_000)
-	for i := range off {
-		off[i] = killswitch.Switch{Scope: killswitch.ScopeKey, ID: "key_off_" + strconv.Itoa(i), Reason: "benchmark"}
-	}
-	if err := switches.Replace(context.Background(), off); err != nil {
-		b.Fatal(err)
-	}
-	store, err := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{})
+	kit.Use(authStub, middleware.KillSwitch(benchSwitches(b)), middleware.RateLimit(benchLimiter(b)))
+	kit.GET("/v1/whoami", ok)
+
+	okHTTP := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+		_, _ = io.WriteString(w, "ok")
+	})
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/whoami", okHTTP)
+
+	kitMux := http.NewServeMux()
+	kitMux.Handle("GET /v1/whoami", authStubHTTP(nethttp.KillSwitch(benchSwitches(b))(nethttp.RateLimit(benchLimiter(b))(okHTTP))))
+	kitHTTP, err := nethttp.Install(kitMux, nethttp.Config{Logger: stackLogger()})
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { _ = store.Close() })
-	kit.Use(
-		authStub,
-		killswitch.KillSwitch(switches),
-		ratelimit.RateLimitWithConfig(ratelimit.RateLimitConfig{
-			Store: store,
-			Classes: map[string]ratelimit.Rate{
-				ratelimit.ClassRead:  {PerSecond: 1e9, Burst: 1_000_000},
-				ratelimit.ClassWrite: {PerSecond: 1e9, Burst: 1_000_000},
-			},
-		}),
-	)
-	kit.GET("/v1/whoami", ok)
 
-	return map[string]*echo.Echo{"a=bare": bare, "a+auth": auth, "b=echo-chain": std, "c=errkit-chain": kit}
+	return map[string]http.Handler{
+		"a=bare": bare, "a+auth": auth, "b=echo-chain": std, "c=errkit-chain": kit,
+		"d=nethttp-bare": mux, "e=errkit-nethttp-chain": kitHTTP,
+	}
 }
 
 // BenchmarkStack compares, in one run, a request through bare echo, echo's
@@ -133,10 +185,10 @@ func stackServers(b *testing.B) map[string]*echo.Echo {
 //
 // The overheads to compare are (b) - (a) and (c) - (a); (a+auth) - (a) is
 // the share of (c)'s overhead that is the service's auth stub
-// (principal.Set), not errkit.
+// (principal.Set), not errkit. On net/http, (e) - (d).
 func BenchmarkStack(b *testing.B) {
 	servers := stackServers(b)
-	for _, name := range []string{"a=bare", "a+auth", "b=echo-chain", "c=errkit-chain"} {
+	for _, name := range []string{"a=bare", "a+auth", "b=echo-chain", "c=errkit-chain", "d=nethttp-bare", "e=errkit-nethttp-chain"} {
 		e := servers[name]
 		b.Run(name, func(b *testing.B) {
 			var caller atomic.Int64

@@ -4,15 +4,13 @@ package apierror
 // renamed; new ones may be added. Clients branch on the code, never on the
 // message.
 //
-// A Code is also an error value, so that errors.Is(err, apierror.CodeNotFound)
-// reports whether err, or anything it wraps, is an *Error with that code.
+// A Code is not an error: return a constructor's *Error (NotFound(),
+// RateLimited(d), ...), which carries the details the code guarantees. Test
+// an error's code with [HasCode] or [CodeOf].
 type Code string
 
-// Error implements error so that a Code can be the target of errors.Is.
-func (c Code) Error() string { return string(c) }
-
-// The 23 codes of the contract (../shared/spec/errors.md), grouped as the page
-// groups them.
+// The 23 codes of the contract, grouped as the published errors page groups
+// them.
 const (
 	// Caller bugs.
 	CodeUnauthenticated     Code = "UNAUTHENTICATED"

@@ -149,7 +149,7 @@ func TestEnumMisuseBecomesInternal(t *testing.T) {
 			assert.Equal(t, 500, tc.err.Status())
 			assert.Equal(t, apierror.InternalMessage, tc.err.Message())
 			assert.False(t, tc.err.HasDetails())
-			assert.False(t, errors.Is(tc.err, tc.wrongCode))
+			assert.False(t, apierror.HasCode(tc.err, tc.wrongCode))
 			require.Error(t, tc.err.Unwrap(), "the mistake is kept as the cause")
 			assert.Contains(t, tc.err.Unwrap().Error(), tc.causeHas)
 			assert.Equal(t,

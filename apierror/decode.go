@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
 )
 
@@ -132,7 +131,7 @@ func DecodeResponse(resp *http.Response) error {
 		if e.requestID == "" {
 			e.requestID = resp.Header.Get("X-Request-Id")
 		}
-		e.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		e.retryAfter, _ = ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	case *ResponseError:
 		e.RequestID = resp.Header.Get("X-Request-Id")
 	}
@@ -144,29 +143,6 @@ func prefix(b []byte) []byte {
 		b = b[:maxPrefix]
 	}
 	return bytes.Clone(b)
-}
-
-// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
-// It returns 0 when the header is absent or unreadable.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if s <= 0 {
-			return 0
-		}
-		if s > int64(1<<62/time.Second) {
-			s = int64(1 << 62 / time.Second)
-		}
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
-	}
-	return 0
 }
 
 // ValidCode reports whether s has the form of an error code, as Decode

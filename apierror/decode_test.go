@@ -47,7 +47,7 @@ func TestDecodeResponseEnvelope(t *testing.T) {
 	assert.Equal(t, 403, e.Status())
 	assert.Equal(t, "Content container cnt_7d18b9a1 is not approved.", e.Message())
 	assert.Equal(t, "req_body", e.RequestID(), "the body's requestId wins over the header")
-	assert.ErrorIs(t, err, apierror.CodeApprovalRequired)
+	assert.ErrorIs(t, err, apierror.New(apierror.CodeApprovalRequired))
 	d, ok := apierror.DetailsAs[apierror.ApprovalRequiredDetails](err)
 	require.True(t, ok)
 	assert.Equal(t, apierror.ApprovalRequiredDetails{ContainerID: "cnt_7d18b9a1", ApprovalStatus: apierror.ApprovalPending}, d)
@@ -243,7 +243,7 @@ func TestDecodeResponseRetryAfterHeader(t *testing.T) {
 		{"negative", "-3", 0, 0, false},
 		{"garbage", "soon", 0, 0, false},
 		{"absent", "", 0, 0, false},
-		{"huge saturates", "99999999999999999", 4611686018 * time.Second, 4611686018 * time.Second, true},
+		{"huge saturates", "99999999999999999", time.Duration(1 << 62), time.Duration(1 << 62), true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

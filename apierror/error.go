@@ -92,12 +92,21 @@ func (e *Error) Spec() Spec {
 }
 
 // Unwrap returns the server-side cause, or nil. The cause is for logs only.
-func (e *Error) Unwrap() error { return e.cause }
+// It is safe on a nil *Error, which a chain may hold.
+func (e *Error) Unwrap() error {
+	if e == nil {
+		return nil
+	}
+	return e.cause
+}
 
 // Error returns "CODE: message", followed by ": cause" when there is a cause.
 // It is meant for logs; responses are rendered by AppendJSON, which never
 // includes the cause.
 func (e *Error) Error() string {
+	if e == nil {
+		return "<nil *apierror.Error>"
+	}
 	s := string(e.code) + ": " + e.message
 	if e.cause != nil {
 		s += ": " + e.cause.Error()
@@ -105,17 +114,19 @@ func (e *Error) Error() string {
 	return s
 }
 
-// Is reports whether target is this error's Code, or an *Error with the same
-// code, so that errors.Is(err, apierror.CodeNotFound) works through wrapping.
+// Is reports whether target is an *Error with the same code, so that
+// errors.Is(err, apierror.NotFound()) works through wrapping. [HasCode]
+// says the same without building a target.
 func (e *Error) Is(target error) bool {
-	switch t := target.(type) {
-	case Code:
-		return e.code == t
-	case *Error:
-		return t != nil && e.code == t.code
-	}
-	return false
+	t, ok := target.(*Error)
+	return ok && t != nil && e.code == t.code
 }
+
+// StatusCode returns the HTTP status, as [Error.Status] does. It is the
+// method echo v5's HTTPStatusCoder names, so that v5's RequestLogger,
+// ResolveResponseStatus and labstack's echo-otel see the contract's status
+// without running the error handler.
+func (e *Error) StatusCode() int { return e.status }
 
 // WithMessage returns a copy of e with message msg. INTERNAL keeps its fixed
 // message whatever msg is; an empty msg keeps the current message.
@@ -257,6 +268,12 @@ func CodeOf(err error) Code {
 		return e.code
 	}
 	return CodeInternal
+}
+
+// HasCode reports whether the first *Error in err's chain has code.
+func HasCode(err error, code Code) bool {
+	e, ok := As(err)
+	return ok && e.code == code
 }
 
 // StatusOf returns the HTTP status err is answered with: the status of its

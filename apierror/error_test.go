@@ -90,17 +90,20 @@ func TestErrorsIs(t *testing.T) {
 
 	for name, err := range map[string]error{"direct": base, "wrapped twice": wrapped, "joined": joined} {
 		t.Run(name, func(t *testing.T) {
-			assert.ErrorIs(t, err, apierror.CodeNotFound, "by Code")
+			assert.True(t, apierror.HasCode(err, apierror.CodeNotFound), "by Code")
 			assert.ErrorIs(t, err, apierror.NotFound(), "by *Error of the same code")
 			assert.ErrorIs(t, err, apierror.NotFound().WithMessage("other message"), "the message does not matter")
 			assert.ErrorIs(t, err, io.ErrUnexpectedEOF, "the cause is reachable")
-			assert.NotErrorIs(t, err, apierror.CodeConflict)
+			assert.False(t, apierror.HasCode(err, apierror.CodeConflict))
 			assert.NotErrorIs(t, err, apierror.Conflict("x"))
 			assert.NotErrorIs(t, err, (*apierror.Error)(nil))
 		})
 	}
-	assert.NotErrorIs(t, errors.New("not found"), apierror.CodeNotFound)
-	assert.NotErrorIs(t, apierror.CodeNotFound, apierror.NotFound(), "a bare Code is not an *Error")
+	assert.False(t, apierror.HasCode(errors.New("not found"), apierror.CodeNotFound))
+	assert.False(t, apierror.HasCode(nil, apierror.CodeNotFound))
+	var code any = apierror.CodeNotFound
+	_, isError := code.(error)
+	assert.False(t, isError, "a bare Code is not an error, so `return apierror.CodeNotFound` does not compile")
 }
 
 func TestAsFromCodeOfStatusOf(t *testing.T) {
@@ -119,7 +122,6 @@ func TestAsFromCodeOfStatusOf(t *testing.T) {
 		{"plain error", plain, false, apierror.CodeInternal, 500},
 		{"context.Canceled", context.Canceled, false, apierror.CodeInternal, 500},
 		{"typed nil *Error", (*apierror.Error)(nil), false, apierror.CodeInternal, 500},
-		{"a bare Code", apierror.CodeNotFound, false, apierror.CodeInternal, 500},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -155,7 +157,6 @@ func TestErrorString(t *testing.T) {
 		"INTERNAL: An unexpected error occurred. Please contact support with the requestId.: pq: timeout",
 		apierror.Internal(errors.New("pq: timeout")).Error())
 	assert.Equal(t, "CONFLICT: Already there.: v7", apierror.Conflict("r").WithMessage("Already there.").WithCause(errors.New("v7")).Error())
-	assert.Equal(t, "NOT_FOUND", apierror.CodeNotFound.Error())
 }
 
 func TestUnwrap(t *testing.T) {
@@ -322,4 +323,18 @@ func TestEnumParsers(t *testing.T) {
 	}
 	_, err = apierror.ParsePlatform("facebook")
 	assert.ErrorContains(t, err, "tiktok, meta, apple, instagram or appstore")
+}
+
+func TestExampleForEveryCode(t *testing.T) {
+	for _, spec := range apierror.Catalogue() {
+		e, ok := apierror.Example(spec.Code)
+		require.True(t, ok, spec.Code)
+		assert.Equal(t, spec.Code, e.Code())
+		assert.Equal(t, spec.Status, e.Status())
+		if len(spec.Details) > 0 {
+			assert.True(t, e.HasDetails(), "%s guarantees details", spec.Code)
+		}
+	}
+	_, ok := apierror.Example("NOPE")
+	assert.False(t, ok)
 }

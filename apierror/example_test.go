@@ -103,8 +103,8 @@ func ExampleDetailsAs() {
 // errors.Is matches by code through any amount of %w wrapping.
 func ExampleCode() {
 	err := fmt.Errorf("publishing: %w", apierror.ApprovalRequired("cnt_1", apierror.ApprovalPending))
-	fmt.Println(errors.Is(err, apierror.CodeApprovalRequired))
-	fmt.Println(errors.Is(err, apierror.CodeContentRejected))
+	fmt.Println(apierror.HasCode(err, apierror.CodeApprovalRequired))
+	fmt.Println(apierror.HasCode(err, apierror.CodeContentRejected))
 	fmt.Println(apierror.StatusOf(err))
 	// Output:
 	// true

@@ -2,27 +2,36 @@
 // promise: "Every retry you do should reuse the original Idempotency-Key ...
 // cached responses replay, the underlying work doesn't run twice."
 //
-// The echo middleware (Idempotency, IdempotencyWithConfig) handles requests
-// that carry an Idempotency-Key header on the routes it is installed on
-// (POST and PATCH by default):
+// A [Guard] holds the whole state machine and knows no web framework: the
+// adapters (nethttp.Idempotency for net/http, middleware.Idempotency for
+// echo v4) hand it the request, the route template, the path parameters and
+// the handler, and render the error it returns through the service's error
+// writer. The Guard never writes an error body itself. It handles requests
+// that carry an Idempotency-Key header on the routes it is mounted on (POST
+// and PATCH by default):
 //
 //   - The header must be 1–255 printable ASCII characters (0x20–0x7E); a
-//     malformed one is answered VALIDATION with an issue whose path is
-//     "header:Idempotency-Key". The bad value is never echoed back.
-//   - A key belongs to a scope: the caller's API key ID (principal.KeyID by
-//     default), the HTTP method and the route template (c.Path()). Two
-//     callers can use the same key string without colliding.
+//     malformed one, or one sent twice, is answered VALIDATION with an issue
+//     whose path is "header:Idempotency-Key". The bad value is never echoed
+//     back.
+//   - A key belongs to a scope: the caller's API key ID ([principal.KeyID]
+//     by default), the HTTP method and the route template. Two callers can
+//     use the same key string without colliding. A request with a key but
+//     no caller is answered INTERNAL and logged: the authentication
+//     middleware is missing in front of the Guard.
 //   - The request fingerprint is SHA-256 over the method, the route
 //     template, the path parameters (names and values, in route order), the
-//     raw query string and the body (see Fingerprint for the exact bytes),
+//     raw query string and the body (see [Fingerprint] for the exact bytes),
 //     rendered "sha256:<hex>". Bodies over MaxBodyBytes are refused with
 //     PAYLOAD_TOO_LARGE before hashing.
 //   - Only work that was done is remembered: a 2xx response (status, the
 //     ReplayHeaders and the body) is stored for TTL (24 h by default) and
 //     replayed on a repeat with the same fingerprint, with the header
-//     "Idempotent-Replayed: true"; the handler does not run again. A returned
-//     error or a non-2xx status releases the key, so a retry after INTERNAL
-//     or WORKFLOW_START_FAILED, or after the caller fixed state, runs again.
+//     "Idempotent-Replayed: true"; the handler does not run again. A
+//     handler that writes nothing counts as the 200 net/http sends for it.
+//     A returned error, a non-2xx status or a panic releases the key, so a
+//     retry after INTERNAL or WORKFLOW_START_FAILED, or after the caller
+//     fixed state, runs again.
 //   - The same key with a different fingerprint after a stored success is
 //     answered IDEMPOTENCY_CONFLICT with details.originalRequestHash and
 //     details.currentRequestHash.
@@ -33,8 +42,9 @@
 //     away when they differ (another request under the same key, whatever
 //     the first request's outcome). The first request holds a lease of
 //     LeaseTTL (10 s by default) with a random owner token and its
-//     fingerprint, renewed while its handler runs, so a crashed server frees
-//     the key within LeaseTTL.
+//     fingerprint, renewed every LeaseTTL/3 while its handler runs, so a
+//     slow handler keeps the key and a crashed server frees it within
+//     LeaseTTL.
 //   - The scope holds the route template, the fingerprint also the
 //     concrete resource: a key reused on the same route template with other
 //     path parameters (POST /v1/projects/p1/content, then
@@ -47,16 +57,16 @@
 //     longer body is not stored: the key is released, so a retry runs the
 //     handler again, and a warning is logged with the request ID.
 //     Idempotent routes should answer with small bodies.
-//   - If the store fails, the request is answered INTERNAL (the client
-//     retries with the same key) rather than risk doing the work twice; the
-//     cause is logged through middleware.LoggerFrom, which carries the
-//     request ID.
+//   - If the store fails or does not answer within StoreTimeout (1 s by
+//     default), the request is answered INTERNAL (the client retries with
+//     the same key) rather than risk doing the work twice; the cause is
+//     logged through requestid.Logger, which carries the request ID, and
+//     never sent.
 //
-// Two stores are provided: MemoryStore (bounded, expiring, no goroutines;
-// the default when no Store is configured, good for one process) and
-// RedisStore (any redis.UniversalClient; shared by every instance of a
-// service).
-//
-// The middleware returns errors and lets the error handler of the errkit
-// middleware package render them; it never writes an error body itself.
+// Stores share one constructor shape. [NewMemoryStore] (bounded, expiring,
+// no goroutines; the default when no Store is configured, good for one
+// process) lives here; the Redis store, shared by every instance of a
+// service, is redisstore.New in the subpackage
+// github.com/layershq/errkit/idempotency/redisstore, so that a memory-only
+// service does not link a Redis client.
 package idempotency

@@ -11,11 +11,13 @@ import (
 const FingerprintPrefix = "sha256:"
 
 // Param is one path parameter of a request: its name in the route template
-// and its value in the request path, as echo reports them
-// (c.ParamNames() and c.ParamValues()).
+// and its value in the request path, as the router extracted them (echo's
+// c.ParamNames() and c.ParamValues(), a ServeMux wildcard and
+// r.PathValue).
 type Param struct {
 	// Name is the parameter's name in the route template, without the
-	// colon (for example "projectId").
+	// router's syntax around it (for example "projectId" for echo's
+	// ":projectId" or ServeMux's "{projectId}").
 	Name string
 	// Value is the parameter's value in the request path (for example
 	// "prj_1"); it is hashed as given, so distinct values fingerprint apart.
@@ -35,13 +37,16 @@ type Param struct {
 //	body
 //
 // where u64(n) is n as an 8-byte big-endian unsigned integer and lengths
-// are in bytes. method is the HTTP method; route is the route template
-// (c.Path(), for example "/v1/projects/:projectId/content"); params are the
-// path parameters in the order the template names them, with the values
-// echo extracted from the request path (c.ParamValues(), for example
-// {projectId, prj_1}); query is the raw query string as sent, without the
-// "?" (r.URL.RawQuery, c.QueryString(); "" for none); body is the raw
-// request body. A route without path parameters hashes u64(0) for params.
+// are in bytes. method is the HTTP method; route is the route template the
+// adapter reports (echo's c.Path(), for example
+// "/v1/projects/:projectId/content", or the ServeMux pattern); params are
+// the path parameters in the order the template names them, with the values
+// the router extracted from the request path (for example {projectId,
+// prj_1}); query is the raw query string as sent, without the "?"
+// (r.URL.RawQuery; "" for none); body is the raw request body. A route
+// without path parameters hashes u64(0) for params. The same request served
+// by two routers whose templates are spelled differently has two
+// fingerprints.
 //
 // Because every field but the last is length-prefixed, the encoding is
 // unambiguous: equal fingerprints mean equal (method, route, params, query,
@@ -60,31 +65,6 @@ func Fingerprint(method, route string, params []Param, query string, body []byte
 	for _, p := range params {
 		b = appendField(b, p.Name)
 		b = appendField(b, p.Value)
-	}
-	b = appendField(b, query)
-	return sumOf(b, body)
-}
-
-// fingerprint is Fingerprint on echo's parallel name and value slices,
-// without building a []Param. A missing value counts as "".
-func fingerprint(method, route string, names, values []string, query string, body []byte) string {
-	value := func(i int) string {
-		if i < len(values) {
-			return values[i]
-		}
-		return ""
-	}
-	n := 32 + len(method) + len(route) + len(query)
-	for i, name := range names {
-		n += 16 + len(name) + len(value(i))
-	}
-	b := make([]byte, 0, n)
-	b = appendField(b, method)
-	b = appendField(b, route)
-	b = binary.BigEndian.AppendUint64(b, uint64(len(names)))
-	for i, name := range names {
-		b = appendField(b, name)
-		b = appendField(b, value(i))
 	}
 	b = appendField(b, query)
 	return sumOf(b, body)

@@ -4,29 +4,39 @@ import (
 	"container/list"
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
 
-// DefaultMaxEntries bounds a MemoryStore created with maxEntries <= 0.
+// DefaultMaxEntries bounds a MemoryStore whose MemoryConfig.MaxEntries is
+// zero.
 const DefaultMaxEntries = 100_000
+
+// MemoryConfig configures a [MemoryStore]. The zero value is valid.
+type MemoryConfig struct {
+	// MaxEntries bounds the leases and stored responses held at once.
+	// Default [DefaultMaxEntries]; negative is a configuration error.
+	MaxEntries int
+}
 
 // ErrStoreFull is returned by MemoryStore.Acquire when the store holds its
 // maximum number of entries, no stored response is left to evict and the
-// oldest lease is live: a live lease is never evicted (evicting it would let the same work run twice). The
-// middleware answers INTERNAL, and the client retries with the same key.
+// oldest lease is live: a live lease is never evicted (evicting it would let
+// the same work run twice). The [Guard] answers INTERNAL, and the client
+// retries with the same key.
 var ErrStoreFull = errors.New("idempotency: memory store full of running requests")
 
 // MemoryStore is an in-process Store: bounded, expiring, without background
-// goroutines (expired entries are dropped when met). It suits a single
-// process; services with several instances need RedisStore so that all
-// instances see the same keys.
+// goroutines (expired entries are dropped when met), so it has nothing to
+// close. It suits a single process; services with several instances need a
+// shared store (redisstore.Store) so that all instances see the same keys.
 //
-// It holds at most maxEntries leases and records. When a new lease needs
+// It holds at most MemoryConfig.MaxEntries leases and records. When a new lease needs
 // room, the oldest lease is dropped if it has expired, else the oldest stored
 // response (a later retry of that key runs again); a live lease is never
 // dropped (see ErrStoreFull). Stored responses are kept whole in memory: size
-// maxEntries for the responses the idempotent routes return.
+// MaxEntries for the responses the idempotent routes return.
 type MemoryStore struct {
 	max int
 	now func() time.Time
@@ -47,19 +57,22 @@ type memEntry struct {
 	elem    *list.Element // in leases or records
 }
 
-// NewMemoryStore returns an empty MemoryStore holding at most maxEntries
-// entries (DefaultMaxEntries when maxEntries <= 0).
-func NewMemoryStore(maxEntries int) *MemoryStore {
-	if maxEntries <= 0 {
-		maxEntries = DefaultMaxEntries
+// NewMemoryStore returns an empty MemoryStore for cfg, or an error when
+// cfg.MaxEntries is negative.
+func NewMemoryStore(cfg MemoryConfig) (*MemoryStore, error) {
+	switch {
+	case cfg.MaxEntries < 0:
+		return nil, fmt.Errorf("idempotency: MemoryConfig.MaxEntries %d is negative", cfg.MaxEntries)
+	case cfg.MaxEntries == 0:
+		cfg.MaxEntries = DefaultMaxEntries
 	}
 	return &MemoryStore{
-		max:     maxEntries,
+		max:     cfg.MaxEntries,
 		now:     time.Now,
 		entries: make(map[string]*memEntry),
 		leases:  list.New(),
 		records: list.New(),
-	}
+	}, nil
 }
 
 // Len returns the number of entries held, including expired ones not yet

@@ -18,7 +18,10 @@ func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 func newMemoryWithClock(max int) (*MemoryStore, *fakeClock) {
 	clk := &fakeClock{t: time.Date(2026, 4, 18, 14, 0, 0, 0, time.UTC)}
-	s := NewMemoryStore(max)
+	s, err := NewMemoryStore(MemoryConfig{MaxEntries: max})
+	if err != nil {
+		panic(err) // max >= 0
+	}
 	s.now = clk.now
 	return s, clk
 }
@@ -101,9 +104,10 @@ func TestMemoryStoreExpiryClock(t *testing.T) {
 
 func TestMemoryStoreCopiesRecords(t *testing.T) {
 	ctx := context.Background()
-	s := NewMemoryStore(0)
+	s, err := NewMemoryStore(MemoryConfig{})
+	require.NoError(t, err)
 	rec := Record{Fingerprint: "sha256:f", Status: 201, Header: map[string][]string{"Location": {"/a"}}, Body: []byte("body")}
-	_, err := s.Acquire(ctx, "k", "o", "", time.Minute)
+	_, err = s.Acquire(ctx, "k", "o", "", time.Minute)
 	require.NoError(t, err)
 	require.NoError(t, s.Complete(ctx, "k", "o", rec, time.Hour))
 	rec.Body[0] = 'X'

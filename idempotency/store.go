@@ -7,12 +7,12 @@ import (
 	"time"
 )
 
-// ErrLeaseLost is returned by Store.Complete and Store.Renew when the caller's
+// ErrLeaseLost is returned by [Store].Complete and Renew when the caller's
 // token no longer owns the lease (it expired and was taken over, or was
 // released). Complete stores nothing in that case.
 var ErrLeaseLost = errors.New("idempotency: lease lost")
 
-// State is what Store.Acquire found under a key.
+// State is what [Store].Acquire found under a key.
 type State int
 
 const (
@@ -50,7 +50,7 @@ type Record struct {
 	Body []byte
 }
 
-// Lookup is the result of Store.Acquire.
+// Lookup is the result of [Store].Acquire.
 type Lookup struct {
 	// State says whether the lease was acquired, is held by another owner,
 	// or a response is stored.
@@ -64,9 +64,10 @@ type Lookup struct {
 }
 
 // Store keeps leases and stored responses. Keys are opaque fixed-length
-// strings chosen by the middleware; tokens are random owner tokens. All
-// methods must be safe for concurrent use, from one process (MemoryStore) or
-// many (RedisStore).
+// strings chosen by the [Guard]; tokens are random owner tokens. All
+// methods must be safe for concurrent use, from one process ([MemoryStore])
+// or many (redisstore.Store). A Store must honour its context's deadline:
+// the Guard bounds every call by Config.StoreTimeout through it.
 type Store interface {
 	// Acquire atomically looks key up: when a record is stored it returns
 	// Completed with the record; when another owner holds a live lease it

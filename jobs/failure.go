@@ -191,11 +191,12 @@ func (f *Failure) Cause() error {
 // failure was built from.
 func (f *Failure) Unwrap() error { return f.Cause() }
 
-// Is reports whether target is the failure's apierror.Code, so that
-// errors.Is(err, apierror.CodeModerationBlocked) works on decoded failures too.
+// Is reports whether target is an *apierror.Error with the failure's code,
+// so that errors.Is(err, apierror.New(apierror.CodeModerationBlocked))
+// works on decoded failures too.
 func (f *Failure) Is(target error) bool {
-	c, ok := target.(apierror.Code)
-	return ok && f != nil && f.code == c
+	e, ok := target.(*apierror.Error)
+	return ok && e != nil && f != nil && f.code == e.Code()
 }
 
 // Error returns "CODE: message", then " (stage S)" when there is a stage, then

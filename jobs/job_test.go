@@ -39,7 +39,7 @@ func TestPageExample(t *testing.T) {
 	assert.Equal(t, pageExample, string(again))
 
 	err = got.Err()
-	assert.ErrorIs(t, err, apierror.CodeModerationBlocked)
+	assert.ErrorIs(t, err, apierror.New(apierror.CodeModerationBlocked))
 	d, ok := apierror.DetailsAs[apierror.ModerationBlockedDetails](err)
 	require.True(t, ok)
 	assert.Equal(t, "violence", d.SafetyCategory)
@@ -223,13 +223,13 @@ func TestErr(t *testing.T) {
 	assert.NoError(t, Succeeded(finishedAt, nil).Err())
 
 	err := Job{Status: StatusFailed, FinishedAt: &finishedAt}.Err()
-	assert.ErrorIs(t, err, apierror.CodeInternal, "a failed job without an error still reports a failure")
+	assert.ErrorIs(t, err, apierror.New(apierror.CodeInternal), "a failed job without an error still reports a failure")
 
 	// Server side, Err carries the cause for logs.
 	secret := errors.New("pq: password=hunter2")
 	err = Failed(finishedAt, secret, "encoding").Err()
 	assert.ErrorIs(t, err, secret)
-	assert.ErrorIs(t, err, apierror.CodeInternal)
+	assert.ErrorIs(t, err, apierror.New(apierror.CodeInternal))
 	assert.Equal(t, "INTERNAL: "+apierror.InternalMessage+": pq: password=hunter2", err.Error())
 
 	err = Failed(finishedAt, apierror.WorkflowStartFailed(secret), "starting").Err()

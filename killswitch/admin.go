@@ -7,30 +7,28 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
 	"github.com/layershq/errkit/apierror"
-	errkitmw "github.com/layershq/errkit/middleware"
+	"github.com/layershq/errkit/httperror"
 )
 
-// AuthorizeFunc decides whether the request may operate the kill switches.
+// AuthorizeFunc decides whether a request may operate the kill switches.
 // It returns the operator's name (recorded as Switch.By) or an error: an
 // *apierror.Error is answered as is (for example FORBIDDEN_SCOPE), any other
-// error as UNAUTHENTICATED.
-type AuthorizeFunc func(c echo.Context) (operator string, err error)
+// error as UNAUTHENTICATED (the error is logged by the error writer, never
+// sent).
+type AuthorizeFunc func(r *http.Request) (operator string, err error)
 
-// AdminConfig configures RegisterAdminWithConfig.
+// AdminConfig configures [NewAdmin].
 type AdminConfig struct {
 	// Controller flips and lists the switches. Required.
 	Controller Controller
-	// Authorize guards every route of the group. Required: the group is
-	// never registered unprotected.
+	// Authorize guards every route, known or not. Required: the operator
+	// API is never served unprotected.
 	Authorize AuthorizeFunc
-	// ErrorHandler renders the group's errors. Default
-	// middleware.HTTPErrorHandler (the contract's envelope).
-	ErrorHandler echo.HTTPErrorHandler
 	// Now stamps Switch.At of a PUT (truncated to the second). Default
 	// time.Now.
 	Now func() time.Time
@@ -58,7 +56,7 @@ type SwitchJSON struct {
 	ExpectedDurationSeconds int64 `json:"expectedDurationSeconds,omitempty"`
 }
 
-// ListJSON is the body of GET on the group.
+// ListJSON is the body of GET on the operator API's root.
 type ListJSON struct {
 	// Switches is "switches": every switch that is on; [] (never null) when
 	// none is.
@@ -75,106 +73,132 @@ type PutBody struct {
 	ExpectedDurationSeconds int64 `json:"expectedDurationSeconds"`
 }
 
-// RegisterAdmin mounts the operator API on g with the default
-// configuration; see RegisterAdminWithConfig.
-func RegisterAdmin(g *echo.Group, ctl Controller, authorize AuthorizeFunc) error {
-	return RegisterAdminWithConfig(g, AdminConfig{Controller: ctl, Authorize: authorize})
-}
-
-// RegisterAdminWithConfig mounts the operator API on g:
+// Admin is the operator API, a plain http.Handler. It serves paths relative
+// to where it is mounted (mount it with http.StripPrefix, or through an
+// adapter that strips the mount point):
 //
-//	GET    ""                   list every switch (200, ListJSON)
+//	GET    "" or /              list every switch (200, ListJSON)
 //	PUT    /global              turn the global switch on (200, SwitchJSON)
 //	DELETE /global              turn it off (204)
-//	PUT    /organization/:id    same for one organization
-//	DELETE /organization/:id
-//	PUT    /key/:id             same for one API key
-//	DELETE /key/:id
+//	PUT    /organization/{id}   same for one organization
+//	DELETE /organization/{id}
+//	PUT    /key/{id}            same for one API key
+//	DELETE /key/{id}
 //
-// Every route first calls Authorize. A PUT body is optional; when present
-// it is a PutBody with no unknown fields. Errors are answered in the
-// contract's envelope by ErrorHandler: UNAUTHENTICATED (or the
-// authorizer's *apierror.Error), VALIDATION for a bad body or id, NOT_FOUND
-// for an unknown route below g, and INTERNAL (cause logged, never sent)
-// when the Controller fails. It returns an error, and registers nothing,
-// when g, Controller or Authorize is nil.
-func RegisterAdminWithConfig(g *echo.Group, cfg AdminConfig) error {
-	if g == nil {
-		return errors.New("killswitch: RegisterAdmin: nil *echo.Group")
-	}
+// Every request is authorized first, whatever its route. A PUT body is
+// optional; when present it is one [PutBody] with no unknown fields, of at
+// most [MaxAdminBody] bytes. Errors: UNAUTHENTICATED (or the authorizer's
+// *apierror.Error), VALIDATION for a bad body or id, PAYLOAD_TOO_LARGE,
+// NOT_FOUND for any other route or method, and INTERNAL (cause logged by
+// the error writer, never sent) when the Controller fails. Successful
+// answers are JSON with Cache-Control: no-store. It is safe for concurrent
+// use.
+type Admin struct {
+	ctl       Controller
+	authorize AuthorizeFunc
+	now       func() time.Time
+}
+
+// NewAdmin returns the operator API for cfg, or an error when Controller or
+// Authorize is nil.
+func NewAdmin(cfg AdminConfig) (*Admin, error) {
 	if cfg.Controller == nil {
-		return errors.New("killswitch: RegisterAdmin: nil Controller")
+		return nil, errors.New("killswitch: AdminConfig.Controller is nil")
 	}
 	if cfg.Authorize == nil {
-		return errors.New("killswitch: RegisterAdmin: nil Authorize (the operator API is never registered unprotected)")
+		return nil, errors.New("killswitch: AdminConfig.Authorize is nil (the operator API is never served unprotected)")
 	}
-	if cfg.ErrorHandler == nil {
-		cfg.ErrorHandler = errkitmw.HTTPErrorHandler
+	a := &Admin{ctl: cfg.Controller, authorize: cfg.Authorize, now: cfg.Now}
+	if a.now == nil {
+		a.now = time.Now
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	a := &admin{cfg: cfg}
-	g.Use(a.guard)
-	g.GET("", a.list)
-	g.GET("/", a.list)
-	g.PUT("/global", a.put(ScopeGlobal))
-	g.DELETE("/global", a.del(ScopeGlobal))
-	g.PUT("/organization/:id", a.put(ScopeOrganization))
-	g.DELETE("/organization/:id", a.del(ScopeOrganization))
-	g.PUT("/key/:id", a.put(ScopeKey))
-	g.DELETE("/key/:id", a.del(ScopeKey))
-	return nil
+	return a, nil
 }
 
-type admin struct{ cfg AdminConfig }
-
-// operatorKey is the echo.Context key of the authorized operator's name.
-const operatorKey = "errkit.killswitch.operator"
-
-// guard authorizes the request and renders any error of the group as an
-// envelope, so the group answers the contract even under a service whose
-// own error handler does not.
-func (a *admin) guard(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		err := a.authorizeThen(next, c)
-		if err == nil {
-			return nil
-		}
-		a.cfg.ErrorHandler(toAPIError(err), c)
-		return nil
+// ServeHTTP serves r and renders any error as the contract's envelope with
+// httperror.Default(), for standalone use. Inside a service, mount the
+// adapter's handler (nethttp.Admin, or the echo middleware package's
+// RegisterAdmin) instead, so errors go through the service's error writer
+// and logger.
+func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := a.Serve(w, r); err != nil {
+		httperror.Default().Write(w, r, err)
 	}
 }
 
-func (a *admin) authorizeThen(next echo.HandlerFunc, c echo.Context) error {
-	op, err := a.cfg.Authorize(c)
+// Serve serves r and returns its error instead of rendering it: nil when
+// the answer has been written, otherwise an *apierror.Error (see [Admin])
+// that the caller renders. Nothing has been written when it returns an
+// error.
+func (a *Admin) Serve(w http.ResponseWriter, r *http.Request) error {
+	op, err := a.authorize(r)
 	if err != nil {
 		if e, ok := apierror.As(err); ok {
 			return e
 		}
 		return apierror.Unauthenticated().WithCause(err)
 	}
-	c.Set(operatorKey, op)
-	return next(c)
+	scope, id, ok := route(r.URL)
+	switch {
+	case !ok:
+		return apierror.NotFound()
+	case scope == "" && r.Method == http.MethodGet:
+		return a.list(w, r)
+	case scope != "" && r.Method == http.MethodPut:
+		return a.put(w, r, op, scope, id)
+	case scope != "" && r.Method == http.MethodDelete:
+		return a.del(w, r, scope, id)
+	}
+	return apierror.NotFound()
 }
 
-// toAPIError maps errors of the group onto the contract.
-func toAPIError(err error) *apierror.Error {
+// route parses the path below the mount point: ("", "") for the root,
+// (global, "") for /global, (scope, id) for /organization/{id} and
+// /key/{id}, and false for anything else. It works on the escaped path so
+// that an id may hold an escaped "/".
+func route(u *url.URL) (Scope, string, bool) {
+	p := u.EscapedPath()
+	switch p {
+	case "", "/":
+		return "", "", true
+	case "/global":
+		return ScopeGlobal, "", true
+	}
+	for _, scope := range [...]Scope{ScopeOrganization, ScopeKey} {
+		raw, ok := strings.CutPrefix(p, "/"+string(scope)+"/")
+		if !ok {
+			continue
+		}
+		if strings.Contains(raw, "/") {
+			return "", "", false
+		}
+		id, err := url.PathUnescape(raw)
+		if err != nil {
+			return "", "", false
+		}
+		return scope, id, true
+	}
+	return "", "", false
+}
+
+// invalidID is the answer to an id that cannot name a switch.
+func invalidID(err error) error {
+	return apierror.Validation(apierror.Issue{Path: "id", Message: "must be a non-empty printable id of at most 256 bytes."}).WithCause(err)
+}
+
+// toAPIError maps the Controller's errors onto the contract.
+func toAPIError(err error) error {
 	if e, ok := apierror.As(err); ok {
 		return e
 	}
 	if errors.Is(err, ErrInvalidSwitch) {
 		return apierror.Validation(apierror.Issue{Path: "request", Message: "The switch is invalid."}).WithCause(err)
 	}
-	var he *echo.HTTPError
-	if errors.As(err, &he) && (he.Code == http.StatusNotFound || he.Code == http.StatusMethodNotAllowed) {
-		return apierror.NotFound().WithCause(err)
-	}
 	return apierror.Internal(err)
 }
 
-func (a *admin) list(c echo.Context) error {
-	sws, err := a.cfg.Controller.List(c.Request().Context())
+func (a *Admin) list(w http.ResponseWriter, r *http.Request) error {
+	sws, err := a.ctl.List(r.Context())
 	if err != nil {
 		return apierror.Internal(err)
 	}
@@ -182,52 +206,64 @@ func (a *admin) list(c echo.Context) error {
 	for _, s := range sws {
 		out.Switches = append(out.Switches, toJSON(s))
 	}
-	return c.JSON(http.StatusOK, out)
+	return writeJSON(w, http.StatusOK, out)
 }
 
-func (a *admin) put(scope Scope) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		id := c.Param("id")
-		if err := validateTarget(scope, id); err != nil {
-			return apierror.Validation(apierror.Issue{Path: "id", Message: "must be a non-empty printable id of at most 256 bytes."}).WithCause(err)
-		}
-		body, err := readPutBody(c.Request())
-		if err != nil {
-			return err
-		}
-		if body.ExpectedDurationSeconds != 0 && scope != ScopeGlobal {
-			return apierror.Validation(apierror.Issue{Path: "expectedDurationSeconds", Message: "is accepted on the global switch only."})
-		}
-		op, _ := c.Get(operatorKey).(string)
-		s := Switch{
-			Scope:            scope,
-			ID:               id,
-			Reason:           body.Reason,
-			By:               op,
-			At:               a.cfg.Now().UTC().Truncate(time.Second),
-			ExpectedDuration: time.Duration(body.ExpectedDurationSeconds) * time.Second,
-		}
-		if err := s.Validate(); err != nil {
-			return apierror.Validation(apierror.Issue{Path: "request", Message: "The switch is invalid."}).WithCause(err)
-		}
-		if err := a.cfg.Controller.On(c.Request().Context(), s); err != nil {
-			return toAPIError(err)
-		}
-		return c.JSON(http.StatusOK, toJSON(s))
+func (a *Admin) put(w http.ResponseWriter, r *http.Request, op string, scope Scope, id string) error {
+	if err := validateTarget(scope, id); err != nil {
+		return invalidID(err)
 	}
+	body, err := readPutBody(r)
+	if err != nil {
+		return err
+	}
+	if body.ExpectedDurationSeconds != 0 && scope != ScopeGlobal {
+		return apierror.Validation(apierror.Issue{Path: "expectedDurationSeconds", Message: "is accepted on the global switch only."})
+	}
+	s := Switch{
+		Scope:            scope,
+		ID:               id,
+		Reason:           body.Reason,
+		By:               op,
+		At:               a.now().UTC().Truncate(time.Second),
+		ExpectedDuration: time.Duration(body.ExpectedDurationSeconds) * time.Second,
+	}
+	if err := s.Validate(); err != nil {
+		return apierror.Validation(apierror.Issue{Path: "request", Message: "The switch is invalid."}).WithCause(err)
+	}
+	if err := a.ctl.On(r.Context(), s); err != nil {
+		return toAPIError(err)
+	}
+	return writeJSON(w, http.StatusOK, toJSON(s))
 }
 
-func (a *admin) del(scope Scope) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		id := c.Param("id")
-		if err := validateTarget(scope, id); err != nil {
-			return apierror.Validation(apierror.Issue{Path: "id", Message: "must be a non-empty printable id of at most 256 bytes."}).WithCause(err)
-		}
-		if err := a.cfg.Controller.Off(c.Request().Context(), scope, id); err != nil {
-			return toAPIError(err)
-		}
-		return c.NoContent(http.StatusNoContent)
+func (a *Admin) del(w http.ResponseWriter, r *http.Request, scope Scope, id string) error {
+	if err := validateTarget(scope, id); err != nil {
+		return invalidID(err)
 	}
+	if err := a.ctl.Off(r.Context(), scope, id); err != nil {
+		return toAPIError(err)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// writeJSON answers v as JSON with a trailing newline. It encodes before
+// writing anything, so that an encoding failure can still be answered as an
+// error.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return apierror.Internal(err)
+	}
+	b = append(b, '\n')
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(b) // a failed write means the operator is gone
+	return nil
 }
 
 // maxExpectedSeconds bounds expectedDurationSeconds (one year).
@@ -236,8 +272,16 @@ const maxExpectedSeconds = 365 * 24 * 3600
 // readPutBody reads the optional PUT body. An empty body is an empty
 // PutBody; anything else must be one JSON object with known fields only.
 func readPutBody(r *http.Request) (PutBody, error) {
+	if r.Body == nil {
+		return PutBody{}, nil
+	}
 	raw, err := io.ReadAll(io.LimitReader(r.Body, MaxAdminBody+1))
 	if err != nil {
+		// A service-wide body limit below MaxAdminBody is still a 413.
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return PutBody{}, apierror.PayloadTooLarge(tooLarge.Limit)
+		}
 		return PutBody{}, apierror.Validation(apierror.Issue{Path: "body", Message: "The body could not be read."}).WithCause(err)
 	}
 	if len(raw) > MaxAdminBody {

@@ -2,14 +2,21 @@ package killswitch
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"testing"
+
+	"github.com/layershq/errkit/principal"
 )
 
-// benchSwitches switches off n keys and n organizations.
-func benchMemory(b *testing.B, n int) *Memory {
+// benchMemory switches off n keys and n organizations.
+func benchMemory(b *testing.B, n int) *MemoryStore {
 	b.Helper()
-	m := NewMemory()
+	m, err := NewMemoryStore(MemoryConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
 	sw := make([]Switch, 0, 2*n)
 	for i := 0; i < n; i++ {
 		sw = append(sw,
@@ -54,6 +61,27 @@ func BenchmarkCheck(b *testing.B) {
 					}
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkGuardCheck is Check as an adapter calls it: the principal read
+// from the request, then the store's lookup.
+func BenchmarkGuardCheck(b *testing.B) {
+	g, err := New(Config{Checker: benchMemory(b, 10000)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := http.Header{}
+	for _, bc := range benchCases {
+		r := principal.Set(httptest.NewRequest(http.MethodGet, "/v1/ping", nil), principal.Principal{KeyID: bc.key, OrganizationID: bc.org})
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := g.Check(h, r); (err != nil) != bc.on {
+					b.Fatalf("Check = %v", err)
+				}
+			}
 		})
 	}
 }

@@ -1,41 +1,12 @@
 package killswitch
 
 import (
-	"errors"
+	"net/url"
 	"testing"
 	"unicode/utf8"
 
 	"github.com/layershq/errkit/apierror"
 )
-
-// FuzzDecodeEntry feeds arbitrary hash fields and values, as anyone with
-// write access to Redis could store them: decoding never panics, and what it
-// accepts is a valid switch that round-trips through fieldName.
-func FuzzDecodeEntry(f *testing.F) {
-	f.Add("global", `{"reason":"r","by":"b","at":"2026-04-18T14:00:00Z","expectedDurationMs":1500}`)
-	f.Add("key:k1", "1")
-	f.Add("organization:o:1", "")
-	f.Add("key:", "{}")
-	f.Add("global:x", "null")
-	f.Fuzz(func(t *testing.T, field, value string) {
-		s, err := decodeEntry(field, value)
-		if err != nil {
-			if !errors.Is(err, ErrInvalidSwitch) {
-				t.Fatalf("error %v does not wrap ErrInvalidSwitch", err)
-			}
-			return
-		}
-		if err := validateTarget(s.Scope, s.ID); err != nil {
-			t.Fatalf("accepted invalid target: %v", err)
-		}
-		if got := fieldName(s.Scope, s.ID); got != field {
-			t.Fatalf("fieldName = %q, want %q", got, field)
-		}
-		if s.ExpectedDuration < 0 || (s.ExpectedDuration > 0 && s.Scope != ScopeGlobal) {
-			t.Fatalf("bad expected duration %v on %s", s.ExpectedDuration, s.Scope)
-		}
-	})
-}
 
 // FuzzParsePutBody feeds arbitrary PUT bodies: parsing never panics, every
 // refusal is a VALIDATION error, and what it accepts is within bounds.
@@ -58,6 +29,43 @@ func FuzzParsePutBody(f *testing.F) {
 		}
 		if !utf8.ValidString(b.Reason) {
 			t.Fatalf("accepted invalid UTF-8 reason %q", b.Reason)
+		}
+	})
+}
+
+// FuzzAdminRoute feeds arbitrary request paths to the operator API's
+// router: it never panics, and every (scope, id) it accepts is routed back
+// to from its canonical escaped path.
+func FuzzAdminRoute(f *testing.F) {
+	f.Add("/")
+	f.Add("/global")
+	f.Add("/key/k1")
+	f.Add("/organization/team%2Fa")
+	f.Add("/key/%zz")
+	f.Add("/key/")
+	f.Add("//global")
+	f.Fuzz(func(t *testing.T, raw string) {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return
+		}
+		scope, id, ok := route(u)
+		if !ok || scope == "" {
+			return
+		}
+		canonical := "/" + string(scope)
+		if scope != ScopeGlobal {
+			canonical += "/" + url.PathEscape(id)
+		} else if id != "" {
+			t.Fatalf("global route with id %q", id)
+		}
+		cu, err := url.Parse(canonical)
+		if err != nil {
+			t.Fatalf("canonical path %q does not parse: %v", canonical, err)
+		}
+		s2, id2, ok2 := route(cu)
+		if !ok2 || s2 != scope || id2 != id {
+			t.Fatalf("route(%q) = (%q, %q, %v), want (%q, %q)", canonical, s2, id2, ok2, scope, id)
 		}
 	})
 }

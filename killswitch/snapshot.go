@@ -6,10 +6,13 @@ import (
 	"strings"
 )
 
-// snapshot is an immutable set of switches. It is never modified after it
-// has been published through an atomic.Pointer, so Check reads it without a
-// lock.
-type snapshot struct {
+// Snapshot is an immutable set of switches that are on. It is the state a
+// [MemoryStore] or a Redis store enforces, and a building block for other
+// [Checker] implementations: keep the current Snapshot behind an
+// atomic.Pointer and replace it whole, and Check reads it without a lock, a
+// network call or an allocation. The zero Snapshot (and a nil *Snapshot)
+// holds no switch. A Snapshot is safe for concurrent use.
+type Snapshot struct {
 	global *Switch
 	orgs   map[string]*Switch // the state, for copy-on-write and list
 	keys   map[string]*Switch
@@ -18,11 +21,43 @@ type snapshot struct {
 }
 
 // emptySnapshot has no switch on.
-var emptySnapshot = &snapshot{}
+var emptySnapshot = &Snapshot{}
 
-// check is the hot path: one pointer test and at most two map lookups, no
+// NewSnapshot returns a Snapshot holding switches. Every switch must pass
+// [Switch.Validate]; the first that does not is reported (wrapping
+// [ErrInvalidSwitch]) and no Snapshot is returned. At is kept as given, zero
+// included. Of several switches on the same (scope, id) the last one wins.
+func NewSnapshot(switches []Switch) (*Snapshot, error) {
+	for i := range switches {
+		if err := switches[i].Validate(); err != nil {
+			return nil, err
+		}
+	}
+	return newSnapshot(switches), nil
+}
+
+// Check returns the broadest switch of s that is on for a request made with
+// keyID on behalf of orgID (global, then organization, then key), and false
+// when none is; see [Checker]. It never blocks, allocates or fails.
+func (s *Snapshot) Check(keyID, orgID string) (Switch, bool) {
+	if s == nil {
+		return Switch{}, false
+	}
+	return s.check(keyID, orgID)
+}
+
+// List returns a copy of every switch of s: global first, then
+// organizations, then keys, each group sorted by ID. It never returns nil.
+func (s *Snapshot) List() []Switch {
+	if s == nil {
+		return []Switch{}
+	}
+	return s.list()
+}
+
+// check is the hot path: one pointer test and at most two table lookups, no
 // allocation.
-func (s *snapshot) check(keyID, orgID string) (Switch, bool) {
+func (s *Snapshot) check(keyID, orgID string) (Switch, bool) {
 	if s.global != nil {
 		return *s.global, true
 	}
@@ -41,8 +76,8 @@ func (s *snapshot) check(keyID, orgID string) (Switch, bool) {
 
 // newSnapshot builds a snapshot from switches that have been validated.
 // Later switches replace earlier ones on the same (scope, id).
-func newSnapshot(switches []Switch) *snapshot {
-	s := &snapshot{}
+func newSnapshot(switches []Switch) *Snapshot {
+	s := &Snapshot{}
 	for i := range switches {
 		s.put(switches[i])
 	}
@@ -52,7 +87,7 @@ func newSnapshot(switches []Switch) *snapshot {
 
 // put stores sw in s's maps (not its tables); only for snapshots that are
 // not published yet.
-func (s *snapshot) put(sw Switch) {
+func (s *Snapshot) put(sw Switch) {
 	p := &sw
 	switch sw.Scope {
 	case ScopeGlobal:
@@ -71,7 +106,7 @@ func (s *snapshot) put(sw Switch) {
 }
 
 // with returns a copy of s with sw on. Only the map sw goes into is copied.
-func (s *snapshot) with(sw Switch) *snapshot {
+func (s *Snapshot) with(sw Switch) *Snapshot {
 	n := *s
 	switch sw.Scope {
 	case ScopeOrganization:
@@ -90,7 +125,7 @@ func (s *snapshot) with(sw Switch) *snapshot {
 
 // without returns a copy of s with the (scope, id) switch off, or s itself
 // when that switch is not on.
-func (s *snapshot) without(scope Scope, id string) *snapshot {
+func (s *Snapshot) without(scope Scope, id string) *Snapshot {
 	switch scope {
 	case ScopeGlobal:
 		if s.global == nil {
@@ -123,7 +158,7 @@ func (s *snapshot) without(scope Scope, id string) *snapshot {
 
 // list returns copies of every switch: global, then organizations, then
 // keys, each group sorted by ID.
-func (s *snapshot) list() []Switch {
+func (s *Snapshot) list() []Switch {
 	out := make([]Switch, 0, len(s.orgs)+len(s.keys)+1)
 	if s.global != nil {
 		out = append(out, *s.global)

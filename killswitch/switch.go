@@ -43,20 +43,23 @@ type Switch struct {
 	// At is when the switch was flipped. On fills it in when it is zero.
 	At time.Time
 	// ExpectedDuration is the operator's estimate of how long the global
-	// switch stays on, counted from At. When it is positive the middleware
+	// switch stays on, counted from At. When it is positive a [Guard]
 	// answers a Retry-After header with the time left. It must be zero for
 	// key and organization switches, which carry no retry advice.
 	ExpectedDuration time.Duration
 }
 
 // ErrInvalidSwitch is wrapped by every error that rejects a switch or a
-// (scope, id) pair as malformed; test for it with errors.Is.
+// (scope, id) pair as malformed; test for it with errors.Is. The operator
+// API answers it as VALIDATION.
 var ErrInvalidSwitch = errors.New("killswitch: invalid switch")
 
 // Validate reports whether s can be stored: a known scope, no ID for global,
-// a non-empty printable ID of at most MaxIDLength bytes otherwise, a reason
-// of at most MaxReasonLength bytes, and a non-negative ExpectedDuration that
-// is only set on the global switch. Errors wrap ErrInvalidSwitch.
+// a non-empty printable ID of at most [MaxIDLength] bytes otherwise, a
+// reason and a By of at most [MaxReasonLength] bytes each, and a
+// non-negative ExpectedDuration that is only set on the global switch.
+// Errors wrap [ErrInvalidSwitch]. A Switch holding only Scope and ID
+// validates the (scope, id) pair alone, as Off does.
 func (s Switch) Validate() error {
 	if err := validateTarget(s.Scope, s.ID); err != nil {
 		return err
@@ -144,7 +147,8 @@ type Controller interface {
 	List(ctx context.Context) ([]Switch, error)
 }
 
-// Source is a Checker that is also a Controller: Memory and Redis.
+// Source is a [Checker] that is also a [Controller]: a [MemoryStore], or
+// the Redis store of package killswitch/redisstore.
 type Source interface {
 	Checker
 	Controller

@@ -12,6 +12,14 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// newMemory returns a MemoryStore for cfg.
+func newMemory(t testing.TB, cfg MemoryConfig) *MemoryStore {
+	t.Helper()
+	m, err := NewMemoryStore(cfg)
+	require.NoError(t, err)
+	return m
+}
+
 func TestSwitchValidate(t *testing.T) {
 	tests := []struct {
 		name string
@@ -102,7 +110,7 @@ func TestCheckPrecedence(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			m := NewMemory()
+			m := newMemory(t, MemoryConfig{})
 			if tt.st.global {
 				require.NoError(t, m.On(ctx, Switch{Scope: ScopeGlobal}))
 			}
@@ -121,9 +129,8 @@ func TestCheckPrecedence(t *testing.T) {
 
 func TestMemoryOnOffList(t *testing.T) {
 	ctx := context.Background()
-	m := NewMemory()
 	fixed := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	m.now = func() time.Time { return fixed }
+	m := newMemory(t, MemoryConfig{Now: func() time.Time { return fixed }})
 
 	require.NoError(t, m.On(ctx, Switch{Scope: ScopeKey, ID: "k2", Reason: "abuse", By: "ops"}))
 	require.NoError(t, m.On(ctx, Switch{Scope: ScopeKey, ID: "k1"}))
@@ -204,7 +211,7 @@ func TestTableAgreesWithMap(t *testing.T) {
 }
 
 func TestCheckDoesNotAllocate(t *testing.T) {
-	m := NewMemory()
+	m := newMemory(t, MemoryConfig{})
 	ctx := context.Background()
 	for i := 0; i < 1000; i++ {
 		require.NoError(t, m.On(ctx, Switch{Scope: ScopeKey, ID: "key_" + strconv.Itoa(i)}))
@@ -241,4 +248,79 @@ func TestTableProbeLength(t *testing.T) {
 	avg := float64(total) / 10000
 	t.Logf("average miss probe length %.2f", avg)
 	assert.Less(t, avg, 2.5)
+}
+
+func TestNewMemoryStoreDefaults(t *testing.T) {
+	m, err := NewMemoryStore(MemoryConfig{})
+	require.NoError(t, err)
+	require.NotNil(t, m)
+	before := time.Now()
+	require.NoError(t, m.On(context.Background(), Switch{Scope: ScopeGlobal}))
+	sw, on := m.Check("", "")
+	require.True(t, on)
+	assert.False(t, sw.At.Before(before), "a zero At is stamped with time.Now by default")
+}
+
+func TestNewSnapshot(t *testing.T) {
+	at := time.Date(2026, 4, 18, 14, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name     string
+		switches []Switch
+		want     []Switch // nil: NewSnapshot fails
+	}{
+		{"empty", nil, []Switch{}},
+		{"zero At is kept", []Switch{{Scope: ScopeKey, ID: "k1"}}, []Switch{{Scope: ScopeKey, ID: "k1"}}},
+		{"sorted, broadest first", []Switch{
+			{Scope: ScopeKey, ID: "k2", At: at},
+			{Scope: ScopeOrganization, ID: "o1"},
+			{Scope: ScopeKey, ID: "k1", Reason: "r"},
+			{Scope: ScopeGlobal, ExpectedDuration: time.Minute},
+		}, []Switch{
+			{Scope: ScopeGlobal, ExpectedDuration: time.Minute},
+			{Scope: ScopeOrganization, ID: "o1"},
+			{Scope: ScopeKey, ID: "k1", Reason: "r"},
+			{Scope: ScopeKey, ID: "k2", At: at},
+		}},
+		{"last of a (scope, id) wins", []Switch{
+			{Scope: ScopeKey, ID: "k1", Reason: "first"},
+			{Scope: ScopeKey, ID: "k1", Reason: "second"},
+		}, []Switch{{Scope: ScopeKey, ID: "k1", Reason: "second"}}},
+		{"invalid", []Switch{{Scope: ScopeKey, ID: "k1"}, {Scope: ScopeKey}}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := NewSnapshot(tt.switches)
+			if tt.want == nil {
+				assert.ErrorIs(t, err, ErrInvalidSwitch)
+				assert.Nil(t, s)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, s.List())
+			// Without a global switch every switch answers its own check.
+			if _, global := s.Check("", ""); global {
+				return
+			}
+			for _, w := range tt.want {
+				key, org := w.ID, ""
+				if w.Scope == ScopeOrganization {
+					key, org = "", w.ID
+				}
+				got, on := s.Check(key, org)
+				require.True(t, on, w.ID)
+				assert.Equal(t, w, got)
+			}
+		})
+	}
+}
+
+func TestSnapshotZeroAndNil(t *testing.T) {
+	var zero Snapshot
+	var nilSnap *Snapshot
+	for name, s := range map[string]*Snapshot{"zero": &zero, "nil": nilSnap} {
+		_, on := s.Check("k1", "o1")
+		assert.False(t, on, name)
+		assert.Equal(t, []Switch{}, s.List(), name)
+	}
+	var _ Checker = nilSnap
 }

@@ -4,17 +4,16 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/labstack/echo/v4"
 	echomw "github.com/labstack/echo/v4/middleware"
-	"github.com/oklog/ulid/v2"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/layershq/errkit/apierror"
+	"github.com/layershq/errkit/requestid"
 )
 
 // benchWriter is a ResponseWriter that discards the body and reuses its
@@ -29,11 +28,10 @@ func (w *benchWriter) Header() http.Header         { return w.h }
 func (w *benchWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (w *benchWriter) WriteHeader(s int)           { w.status = s }
 
-// benchLogger is a production-style zap JSON logger at info level writing to
-// io.Discard: logging is paid for, as in production.
-func benchLogger() *zap.Logger {
-	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
-	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(io.Discard), zapcore.InfoLevel))
+// benchLogger is a production-style slog JSON logger at info level writing
+// to io.Discard: logging is paid for, as in production.
+func benchLogger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
 // benchIssues is the VALIDATION error of the error-path benchmarks.
@@ -121,38 +119,13 @@ func BenchmarkServe(b *testing.B) {
 	}
 }
 
-// BenchmarkRequestIDParallel measures request ID generation alone, as the
-// middleware does it: into the request state's buffer, no allocation.
-func BenchmarkRequestIDParallel(b *testing.B) {
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		var buf [requestIDLen]byte
-		for pb.Next() {
-			ids.fill(&buf)
-		}
-	})
-}
-
-// BenchmarkULIDMakeParallel is the baseline: ulid.Make, which serialises on
-// one global lock, encoded the same way.
-func BenchmarkULIDMakeParallel(b *testing.B) {
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		var buf [requestIDLen]byte
-		copy(buf[:], requestIDPrefix)
-		for pb.Next() {
-			_ = ulid.Make().MarshalTextTo(buf[len(requestIDPrefix):])
-		}
-	})
-}
-
 // floorState is the least a middleware can allocate to put a value in the
 // request's context.Context: one object that is the context, holds the
-// value and the *http.Request copy that carries it (what requestState does,
-// without the logger and error fields).
+// value and the *http.Request copy that carries it (what errkit's request
+// state does, without the logger and error fields).
 type floorState struct {
 	context.Context
-	id  [requestIDLen]byte
+	id  [requestid.Len]byte
 	req http.Request
 }
 

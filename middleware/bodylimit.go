@@ -2,12 +2,11 @@ package middleware
 
 import (
 	"fmt"
-	"net/http"
 
 	"github.com/labstack/echo/v4"
 	echomw "github.com/labstack/echo/v4/middleware"
 
-	"github.com/layershq/errkit/apierror"
+	"github.com/layershq/errkit/httperror"
 )
 
 // BodyLimitConfig configures the BodyLimit middleware.
@@ -26,10 +25,8 @@ type BodyLimitConfig struct {
 // Unlike echo's BodyLimit, whose 413 does not say what the limit was, a body
 // over the limit fails with PAYLOAD_TOO_LARGE carrying details.maxBytes:
 // immediately when Content-Length announces it, and otherwise when the
-// handler reads past the limit (the body is wrapped with
-// http.MaxBytesReader, whose *http.MaxBytesError the error handler maps to
-// PAYLOAD_TOO_LARGE even when echo's Bind wrapped it in a 400). Use it per
-// route group for per-type caps.
+// handler reads past the limit (see httperror.LimitBody). Use it per route
+// group for per-type caps.
 func BodyLimit(maxBytes int64) echo.MiddlewareFunc {
 	return BodyLimitWithConfig(BodyLimitConfig{MaxBytes: maxBytes})
 }
@@ -60,12 +57,8 @@ func (cfg BodyLimitConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 			if skipper(c) {
 				return next(c)
 			}
-			r := c.Request()
-			if r.ContentLength > limit {
-				return apierror.PayloadTooLarge(limit)
-			}
-			if r.Body != nil && r.Body != http.NoBody {
-				r.Body = http.MaxBytesReader(c.Response().Writer, r.Body, limit)
+			if err := httperror.LimitBody(c.Response().Writer, c.Request(), limit); err != nil {
+				return err
 			}
 			return next(c)
 		}

@@ -1,104 +1,103 @@
-// Package middleware is the echo v4 side of errkit: it gives every response
-// a request ID, renders every error as the contract's envelope, hides
-// INTERNAL causes behind logged request IDs, and recovers panics.
+// Package middleware is errkit's echo v4 adapter: it gives every response a
+// request ID, renders every error as the contract's envelope, hides INTERNAL
+// causes behind logged request IDs, and recovers panics. It holds no
+// contract logic of its own: it translates echo's context and errors and
+// calls errkit's framework-free core (requestid, httperror, accesslog,
+// principal and the concern packages), so an echo service answers the same
+// bytes as a net/http one (package nethttp).
+//
+// echo has its own package named middleware, which nearly every echo
+// service imports, so import this one under another name:
+//
+//	import (
+//		"github.com/labstack/echo/v4"
+//		echomw "github.com/labstack/echo/v4/middleware" // if you use echo's too
+//
+//		"github.com/layershq/errkit/apierror"
+//		errkitmw "github.com/layershq/errkit/middleware"
+//	)
 //
 // The common case is one call:
 //
 //	e := echo.New()
-//	if err := middleware.Install(e, middleware.Config{Logger: logger}); err != nil { ... }
+//	if err := errkitmw.Install(e, errkitmw.Config{Logger: logger}); err != nil { ... }
 //
 // after which handlers return *apierror.Error values (or any error) and the
 // error handler does the rest. The parts are also available one by one, in
-// echo's style: RequestID, Recover, NewErrorHandler, AccessLog, BodyLimit,
-// each with an XConfig, a DefaultXConfig, XWithConfig and ToMiddleware.
+// echo's style ([RequestID], [Recover], [AccessLog], [BodyLimit], and the
+// concern middleware [RateLimit], [KillSwitch] and [Idempotency]): each
+// has an XConfig with a Skipper, X(), XWithConfig(cfg), which panics on a
+// configuration error as echo's own middleware do, and cfg.ToMiddleware(),
+// which returns the error instead. [NewErrorHandler] builds the error
+// handler; [HTTPErrorHandler] is the one with the defaults.
+//
+// Errors are returned, never rendered by the middleware that raise them:
+// whatever runs the chain hands them to the error handler, which renders
+// each error once per request. [AccessLog] is the one exception: it has the
+// error rendered first, so that its line has the final status and code,
+// and still returns the error, so that outer middleware see it; the error
+// handler does not render or log the same error again (echo's own Logger
+// and RequestLogger middleware, which call c.Error and return the error
+// too, are handled the same way).
 //
 // # Request IDs
 //
-// Every response carries X-Request-Id: req_<ULID> (26 uppercase Crockford
-// base32 characters), the same value as the requestId of an error body. The
-// ID is made before the handler and later middleware run (echo also runs it
-// around the router's 404/405 handlers) and stored in the request's
-// context.Context; read it with RequestIDFrom(c) or RequestIDFromContext(ctx). LoggerFrom(c)
-// returns a *zap.Logger carrying the requestId field, built on first use.
-//
-// IDs from one process sort by creation time: the ULID's 48-bit millisecond
-// timestamp is followed by the nanosecond within that millisecond (both from
-// the monotonic clock) and 60 random bits, so when one ID is generated
-// before another starts (same goroutine, or goroutines that synchronise),
-// the first sorts before the second even within the same millisecond.
-// Generation takes no lock and, on Linux, writes no shared memory: a clock
-// read, a random number from the runtime's per-thread generator and the
-// encoding (where the clock is coarser than a nanosecond, one atomic maximum
-// keeps the time bits strictly increasing).
-// The random bits also make IDs unguessable from one another.
-//
-// An inbound X-Request-Id is ignored unless RequestIDConfig.TrustInbound is
-// set, and then accepted only when it is a single well-formed req_<ULID>
-// (ValidRequestID). Anything else is neither echoed nor logged.
+// Every response carries X-Request-Id: req_<ULID>, the same value as the
+// requestId of an error body (see package requestid for the format and how
+// IDs sort). The ID is made before the handler and later middleware run
+// (echo also runs Install's middleware around the router's 404/405
+// handlers) and stored in the request's context.Context, so it survives
+// c.SetRequest(r.WithContext(...)). Read it with [RequestIDFrom](c) or
+// requestid.FromContext(ctx); [LoggerFrom](c) and requestid.Logger(ctx)
+// return the request's *slog.Logger, which carries the requestId
+// attribute. An inbound X-Request-Id is ignored unless
+// [RequestIDConfig].TrustInbound is set, and then accepted only when it is
+// a single well-formed ID; anything else is neither echoed nor logged.
 //
 // # Error mapping
 //
-// The error handler renders an *apierror.Error found anywhere in the error's
-// chain (errors.As) with its code's status, message and details. A
-// *PanicError (from Recover) is always INTERNAL. Errors from echo, its
-// router and middleware are mapped as follows; the first matching row wins:
+// The error handler renders through httperror's one render path. An
+// *apierror.Error found anywhere in the error's chain renders with its
+// code's status, message and details; a recovered panic
+// (*httperror.PanicError) is always INTERNAL. echo's own errors are first
+// described for the core: an *echo.HTTPError becomes an
+// httperror.StatusError with its status, its message when it is a string,
+// and its internal error; an *echo.BindingError one that names the field
+// that failed to bind. The table that then applies is
+// [httperror.Mapping], the one the code runs; the README's table is
+// generated from it, so it is not repeated here.
 //
-//	error                                              code                status
-//	*PanicError (a recovered panic)                    INTERNAL            500
-//	*apierror.Error in the chain                       its code            its status
-//	*http.MaxBytesError (errkit BodyLimit, MaxBytesReader) PAYLOAD_TOO_LARGE, details.maxBytes = limit 413
-//	*echo.BindingError (query/path/form value binders) VALIDATION, issue {field, "has an invalid value."} 422
-//	HTTPError 400 with *json.SyntaxError               VALIDATION, issue {"body", "... syntax error at byte offset N"} 422
-//	HTTPError 400 with *json.UnmarshalTypeError        VALIDATION, issue {field, "must be <json type>, got <json type>."} 422
-//	HTTPError 400 with io.EOF / io.ErrUnexpectedEOF    VALIDATION, issue {"body", "... ends too early"} 422
-//	HTTPError 400 with `json: unknown field "x"`       VALIDATION, issue {"x", "is not a known field."} 422
-//	HTTPError 400 with any other internal error        VALIDATION, issue {"request", "The request could not be parsed."} 422
-//	HTTPError 400 "missing key in ..." (echo KeyAuth)  UNAUTHENTICATED     401
-//	HTTPError 400 without internal error               VALIDATION, issue {"request", its message if short and printable} 422
-//	HTTPError 401 (echo-jwt, KeyAuth, BasicAuth)       UNAUTHENTICATED     401
-//	HTTPError 403 (CSRF, ...)                          UNAUTHENTICATED     401
-//	HTTPError 404 (router: no route), 410              NOT_FOUND           404
-//	HTTPError 405 (router: method not allowed)         NOT_FOUND, Allow header kept 404
-//	HTTPError 411                                      VALIDATION, issue {"header:Content-Length", ...} 422
-//	HTTPError 413 (echo BodyLimit)                     PAYLOAD_TOO_LARGE, details.maxBytes = ErrorHandlerConfig.MaxBodyBytes when set 413
-//	HTTPError 414                                      VALIDATION, issue {"url", ...} 422
-//	HTTPError 415 (Bind: unsupported media type)       VALIDATION, issue {"header:Content-Type", ...} 422
-//	HTTPError 422                                      VALIDATION, issue {"request", its message if short and printable} 422
-//	HTTPError 429 (echo RateLimiter)                   RATE_LIMITED, retryAfterMs from a Retry-After already set, else DefaultRetryAfter 429
-//	HTTPError 431                                      VALIDATION, issue {"header", ...} 422
-//	HTTPError 5xx, with or without internal error      INTERNAL            500
-//	HTTPError 409                                      CONFLICT, details.reason "conflict" 409
-//	HTTPError 408, 425 (the same request may succeed later) INTERNAL        500
-//	any other HTTPError 4xx (402, 406, 408, 412, ...)  VALIDATION, issue {"request", its message if short and printable, else the status text} 422
-//	any other error                                    INTERNAL            500
-//
-// INTERNAL always has the fixed generic message and no details: neither the
-// error's text nor an echo message ever reaches a body or a header. Messages
-// of echo 4xx errors are only reused when the error has no internal error,
-// and only when short, valid UTF-8 and free of control characters.
-//
-// The code set is fixed, so there is no METHOD_NOT_ALLOWED: a 405 answers
-// NOT_FOUND (the route does not exist for that method), keeping the Allow
-// header the router set. A 403 from echo middleware (CSRF, IP filters)
-// answers UNAUTHENTICATED, the only code of the set meaning "these
-// credentials do not let you in" without a guaranteed detail errkit could
-// not fill (FORBIDDEN_SCOPE needs the required scope: return
-// apierror.ForbiddenScope yourself).
+// INTERNAL always has the contract's fixed message and no details: neither
+// an error's text nor an echo message ever reaches a body or a header. An
+// echo message is reused in a VALIDATION issue only when the error has no
+// internal error and the message is short, valid UTF-8 and free of control
+// characters. The code set is fixed, so a 405 answers NOT_FOUND (keeping
+// the Allow header the router set) and a 403 from echo middleware (CSRF, IP
+// filters) answers UNAUTHENTICATED; return apierror.ForbiddenScope yourself
+// for a missing scope.
 //
 // # Headers
 //
-// Headers an earlier middleware set on the response (RateLimit-*, a kill
-// switch's Retry-After) are kept. The handler sets X-Request-Id,
-// Content-Type: application/json, and Retry-After for RATE_LIMITED
-// (apierror.RetryAfterSeconds of details.retryAfterMs), CIRCUIT_OPEN
-// (details.retryAfterSeconds) and PLATFORM_ERROR with retryAfterMs.
+// An error response carries X-Request-Id, Content-Type: application/json,
+// Cache-Control: no-store, X-Content-Type-Options: nosniff and, for
+// RATE_LIMITED, CIRCUIT_OPEN and PLATFORM_ERROR with a wait, Retry-After in
+// whole seconds rounded up. Headers an earlier middleware set on the
+// response (RateLimit-*, a kill switch's Retry-After, Allow) are kept. A
+// HEAD request gets the status and headers without a body. When the
+// response is already committed nothing is written and the error is
+// logged.
 //
 // # Logging
 //
-// Each error response is logged once, with requestId, code, status, method,
-// route (c.Path(), the route template) and error (the full cause); panics add
-// stack. INTERNAL and WORKFLOW_START_FAILED are logged at error level, other
-// 5xx at ErrorHandlerConfig.UpstreamErrorLevel, 4xx at ClientErrorLevel.
+// Logging is log/slog: [Config].Logger is the base of every logger errkit
+// uses (a service on zap passes slog.New(zapslog.NewHandler(core))). Each
+// error response is logged once, with requestId, code, status, method,
+// route (c.Path(), the route template, never the raw path) and, when it
+// adds anything to the code, error (the full cause); a recovered panic adds
+// stack. INTERNAL and WORKFLOW_START_FAILED are logged at error level,
+// other 5xx at [ErrorHandlerConfig].UpstreamErrorLevel (default warn), 4xx
+// at [ErrorHandlerConfig].ClientErrorLevel (default debug). The levels are
+// slog.Leveler values, so a *slog.LevelVar changes them at run time.
 //
 // Middleware that write a response themselves instead of returning an error
 // (echo's Timeout middleware, CORS preflight answers) bypass the error

@@ -3,6 +3,7 @@ package middleware
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"testing"
 	"time"
@@ -11,11 +12,9 @@ import (
 	echomw "github.com/labstack/echo/v4/middleware"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/layershq/errkit/apierror"
+	"github.com/layershq/errkit/httperror"
 )
 
 // TestApierrorRendering checks that apierror errors, wrapped or not, render
@@ -120,8 +119,9 @@ func TestCommittedResponse(t *testing.T) {
 	lines := linesWith(logs, id)
 	require.Len(t, lines, 1)
 	assert.Equal(t, "request failed after the response was committed", lines[0].Message)
-	assert.Equal(t, zapcore.ErrorLevel, lines[0].Level)
-	assert.Equal(t, "failed after writing", lines[0].ContextMap()["error"])
+	assert.Equal(t, slog.LevelError, lines[0].Level)
+	assert.Equal(t, "failed after writing", lines[0].Fields["error"])
+	assert.Equal(t, "INTERNAL", lines[0].Fields["code"])
 }
 
 // TestHandledOnce checks that an error handed to c.Error by a middleware
@@ -158,51 +158,57 @@ func TestHandledOnce(t *testing.T) {
 
 // TestLogLevelsAndFields checks the log line of each class of error.
 func TestLogLevelsAndFields(t *testing.T) {
+	level := new(slog.LevelVar)
+	level.Set(slog.LevelWarn)
 	cases := []struct {
 		name      string
 		cfg       ErrorHandlerConfig
 		err       error
-		level     zapcore.Level
+		level     slog.Level
 		withError bool // the error field is there (it adds to code and status)
 	}{
-		{"internal at error", DefaultErrorHandlerConfig, errors.New("boom"), zapcore.ErrorLevel, true},
-		{"workflow start failed at error", DefaultErrorHandlerConfig, apierror.WorkflowStartFailed(errors.New("temporal down")), zapcore.ErrorLevel, true},
-		{"4xx at debug by default", DefaultErrorHandlerConfig, apierror.NotFound(), zapcore.DebugLevel, false},
-		{"wrapped 4xx keeps its error", DefaultErrorHandlerConfig, fmt.Errorf("project p_123: %w", apierror.NotFound()), zapcore.DebugLevel, true},
-		{"4xx with a cause keeps its error", DefaultErrorHandlerConfig, apierror.NotFound().WithCause(errors.New("sql: no rows")), zapcore.DebugLevel, true},
-		{"4xx at the configured level", ErrorHandlerConfig{ClientErrorLevel: levelPtr(zapcore.InfoLevel)}, apierror.NotFound(), zapcore.InfoLevel, false},
-		{"upstream 5xx at warn by default", DefaultErrorHandlerConfig, apierror.KillSwitch(apierror.ScopeKey), zapcore.WarnLevel, false},
-		{"upstream 5xx at the configured level", ErrorHandlerConfig{UpstreamErrorLevel: levelPtr(zapcore.ErrorLevel)}, apierror.ScrapeFailed(""), zapcore.ErrorLevel, false},
-		{"upstream 5xx at info when asked", ErrorHandlerConfig{UpstreamErrorLevel: levelPtr(zapcore.InfoLevel)}, apierror.ScrapeFailed(""), zapcore.InfoLevel, false},
-		{"a partial config keeps the other defaults", ErrorHandlerConfig{MaxBodyBytes: 1 << 20}, apierror.KillSwitch(apierror.ScopeKey), zapcore.WarnLevel, false},
-		{"zero config: upstream 5xx at warn", ErrorHandlerConfig{}, apierror.CircuitOpen("scraper", 3*time.Second), zapcore.WarnLevel, false},
+		{"internal at error", DefaultErrorHandlerConfig, errors.New("boom"), slog.LevelError, true},
+		{"workflow start failed at error", DefaultErrorHandlerConfig, apierror.WorkflowStartFailed(errors.New("temporal down")), slog.LevelError, true},
+		{"4xx at debug by default", DefaultErrorHandlerConfig, apierror.NotFound(), slog.LevelDebug, false},
+		{"wrapped 4xx keeps its error", DefaultErrorHandlerConfig, fmt.Errorf("project p_123: %w", apierror.NotFound()), slog.LevelDebug, true},
+		{"4xx with a cause keeps its error", DefaultErrorHandlerConfig, apierror.NotFound().WithCause(errors.New("sql: no rows")), slog.LevelDebug, true},
+		{"echo 4xx keeps its error", DefaultErrorHandlerConfig, echo.NewHTTPError(http.StatusConflict, "dup").SetInternal(apierror.Conflict("dup")), slog.LevelDebug, true},
+		{"4xx at the configured level", ErrorHandlerConfig{ClientErrorLevel: slog.LevelInfo}, apierror.NotFound(), slog.LevelInfo, false},
+		{"4xx at a LevelVar", ErrorHandlerConfig{ClientErrorLevel: level}, apierror.NotFound(), slog.LevelWarn, false},
+		{"upstream 5xx at warn by default", DefaultErrorHandlerConfig, apierror.KillSwitch(apierror.ScopeKey), slog.LevelWarn, false},
+		{"upstream 5xx at the configured level", ErrorHandlerConfig{UpstreamErrorLevel: slog.LevelError}, apierror.ScrapeFailed(""), slog.LevelError, false},
+		{"upstream 5xx at info when asked", ErrorHandlerConfig{UpstreamErrorLevel: slog.LevelInfo}, apierror.ScrapeFailed(""), slog.LevelInfo, false},
+		{"a partial config keeps the other defaults", ErrorHandlerConfig{MaxBodyBytes: 1 << 20}, apierror.KillSwitch(apierror.ScopeKey), slog.LevelWarn, false},
+		{"zero config: upstream 5xx at warn", ErrorHandlerConfig{}, apierror.CircuitOpen("scraper", 3*time.Second), slog.LevelWarn, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			e, logs := newEcho(t, Config{ErrorHandler: c.cfg})
 			e.POST("/projects/:id/publish", func(echo.Context) error { return c.err })
 			rec := do(e, http.MethodPost, "/projects/p_123/publish", nil)
-			id := rec.Header().Get(HeaderRequestID)
+			env := requireEnvelope(t, rec, apierror.StatusOf(c.err), string(apierror.CodeOf(c.err)))
+			id := env.Error.RequestID
 			lines := linesWith(logs, id)
 			require.Len(t, lines, 1)
 			assert.Equal(t, c.level, lines[0].Level)
+			assert.Equal(t, "request failed", lines[0].Message)
 			want := map[string]any{
 				"requestId": id,
-				"code":      string(apierror.CodeOf(c.err)),
-				"status":    int64(apierror.StatusOf(c.err)),
+				"code":      env.Error.Code,
+				"status":    int64(rec.Code),
 				"method":    "POST",
 				"route":     "/projects/:id/publish",
 			}
 			if c.withError {
 				want["error"] = c.err.Error()
 			}
-			assert.Equal(t, want, lines[0].ContextMap())
+			assert.Equal(t, want, lines[0].Fields)
 		})
 	}
 
 	// Disabled levels cost nothing and log nothing.
-	core, logs := observer.New(zapcore.WarnLevel)
-	e, _ := newEcho(t, Config{Logger: zap.New(core)})
+	logs := newLogSink(slog.LevelWarn)
+	e, _ := newEcho(t, Config{Logger: logs.Logger()})
 	e.GET("/x", func(echo.Context) error { return apierror.NotFound() })
 	requireEnvelope(t, do(e, http.MethodGet, "/x", nil), 404, "NOT_FOUND")
 	assert.Zero(t, logs.Len())
@@ -232,8 +238,8 @@ func TestErrorHandlerConfigErrors(t *testing.T) {
 // TestNewErrorHandlerStandalone uses the error handler without Install and
 // without the RequestID middleware.
 func TestNewErrorHandlerStandalone(t *testing.T) {
-	core, logs := observer.New(zapcore.DebugLevel)
-	h, err := NewErrorHandler(ErrorHandlerConfig{Logger: zap.New(core)})
+	logs := newLogSink(slog.LevelDebug)
+	h, err := NewErrorHandler(ErrorHandlerConfig{Logger: logs.Logger()})
 	require.NoError(t, err)
 	e := echo.New()
 	e.HTTPErrorHandler = h
@@ -241,6 +247,21 @@ func TestNewErrorHandlerStandalone(t *testing.T) {
 	rec := do(e, http.MethodGet, "/x", nil)
 	env := requireEnvelope(t, rec, 409, "CONFLICT")
 	assert.Len(t, linesWith(logs, env.Error.RequestID), 1)
+}
+
+// TestHTTPErrorHandler: the default handler renders like NewErrorHandler's
+// (its log goes to the default logger, on stderr).
+func TestHTTPErrorHandler(t *testing.T) {
+	e := echo.New()
+	e.HTTPErrorHandler = HTTPErrorHandler
+	e.Use(RequestID())
+	e.GET("/x", func(echo.Context) error { return apierror.Conflict("taken") })
+	rec := do(e, http.MethodGet, "/x", nil)
+	env := requireEnvelope(t, rec, 409, "CONFLICT")
+	assert.Equal(t, body(apierror.CodeConflict, env.Error.RequestID, `{"reason":"taken"}`), rec.Body.String())
+	rec = do(e, http.MethodGet, "/nowhere", nil)
+	env = requireEnvelope(t, rec, 404, "NOT_FOUND")
+	assert.Equal(t, body(apierror.CodeNotFound, env.Error.RequestID, ""), rec.Body.String())
 }
 
 // claimsNotFound is an error whose As method claims to be NOT_FOUND.
@@ -266,7 +287,7 @@ func TestErrorChains(t *testing.T) {
 		{"joined", errors.Join(errors.New("first"), fmt.Errorf("w: %w", apierror.Conflict("dup"))), apierror.CodeConflict},
 		{"joined, first wins", errors.Join(apierror.NotFound(), apierror.Conflict("dup")), apierror.CodeNotFound},
 		{"As method", fmt.Errorf("w: %w", claimsNotFound{}), apierror.CodeNotFound},
-		{"panic beats apierror", fmt.Errorf("w: %w", &PanicError{Value: apierror.NotFound()}), apierror.CodeInternal},
+		{"panic beats apierror", fmt.Errorf("w: %w", &httperror.PanicError{Value: apierror.NotFound()}), apierror.CodeInternal},
 		{"joined HTTPError", errors.Join(errors.New("x"), echo.ErrNotFound), apierror.CodeNotFound},
 	}
 	for _, c := range cases {
@@ -279,18 +300,3 @@ func TestErrorChains(t *testing.T) {
 }
 
 func apierrorStatus(c apierror.Code) int { s, _ := apierror.Lookup(c); return s.Status }
-
-// levelPtr returns a pointer to l, for the level fields of
-// ErrorHandlerConfig.
-func levelPtr(l zapcore.Level) *zapcore.Level { return &l }
-
-// TestDefaultLogger: the logger of zero configs is one process-wide logger
-// that writes info and above (not zap.L(), a no-op until replaced).
-func TestDefaultLogger(t *testing.T) {
-	l := DefaultLogger()
-	require.NotNil(t, l)
-	assert.Same(t, l, DefaultLogger())
-	assert.True(t, l.Core().Enabled(zapcore.InfoLevel))
-	assert.False(t, l.Core().Enabled(zapcore.DebugLevel))
-	assert.Same(t, l, orDefault(nil))
-}

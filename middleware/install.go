@@ -2,17 +2,20 @@ package middleware
 
 import (
 	"errors"
+	"log/slog"
 
 	"github.com/labstack/echo/v4"
-	"go.uber.org/zap"
+
+	"github.com/layershq/errkit/httperror"
 )
 
 // Config is the configuration of Install.
 type Config struct {
 	// Logger is used by every part whose own Logger field is nil: the
 	// request-scoped loggers, the error handler and the access log.
-	// Default: JSON lines at info level on stderr.
-	Logger *zap.Logger
+	// Default requestid.DefaultLogger() (JSON lines at info on stderr). A
+	// service on zap passes slog.New(zapslog.NewHandler(z.Core())).
+	Logger *slog.Logger
 
 	// RequestID configures the request IDs (for example TrustInbound).
 	RequestID RequestIDConfig
@@ -112,7 +115,7 @@ func fused(st *stamper, rc *recoverer) echo.MiddlewareFunc {
 			}
 			defer func() {
 				if v := recover(); v != nil {
-					err = rc.panicError(v)
+					err = httperror.Recovered(v, rc.stackSize)
 				}
 			}()
 			return next(c)

@@ -1,9 +1,10 @@
 package middleware
 
 import (
-	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,9 +14,10 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/layershq/errkit/apierror"
+	"github.com/layershq/errkit/httperror"
+	"github.com/layershq/errkit/requestid"
 )
 
 // TestInstallOverRealListener drives an installed echo through a real HTTP
@@ -60,11 +62,12 @@ func TestInstallOverRealListener(t *testing.T) {
 		t.Helper()
 		require.Equal(t, status, r.status, r.body)
 		id := r.hdr.Get(HeaderRequestID)
-		require.True(t, ValidRequestID(id), id)
+		require.True(t, requestid.Valid(id), id)
+		require.Len(t, r.hdr.Values(HeaderRequestID), 1)
 		require.False(t, ids[id], "unique")
 		ids[id] = true
 		if code != "" {
-			assert.Equal(t, "application/json", r.hdr.Get("Content-Type"))
+			requireErrorHeaders(t, r.hdr)
 			assert.Equal(t, body(code, id, details), r.body)
 		}
 	}
@@ -81,7 +84,7 @@ func TestInstallOverRealListener(t *testing.T) {
 	r = call(http.MethodHead, "/gone", nil, "")
 	check(r, 404, "", "")
 	assert.Empty(t, r.body)
-	assert.Equal(t, "application/json", r.hdr.Get("Content-Type"))
+	requireErrorHeaders(t, r.hdr)
 
 	// Body limit: announced by Content-Length, and discovered while reading
 	// a chunked body of unknown length.
@@ -99,10 +102,10 @@ func TestInstallOverRealListener(t *testing.T) {
 	assert.JSONEq(t, `{"n":3,"name":""}`, r.body)
 
 	// The panic was logged at error level with the stack.
-	panics := logs.FilterField(zapString(fieldRoute, "/panic")).All()
+	panics := logs.With("request failed", "route", "/panic")
 	require.Len(t, panics, 1)
-	assert.Equal(t, zapcore.ErrorLevel, panics[0].Level)
-	assert.Contains(t, panics[0].ContextMap()[fieldStack], "install_test.go")
+	assert.Equal(t, slog.LevelError, panics[0].Level)
+	assert.Contains(t, panics[0].Fields["stack"], "install_test.go")
 }
 
 // TestInstallPre checks the Pre option: middleware added later with e.Pre
@@ -152,25 +155,142 @@ func TestAccessLog(t *testing.T) {
 		{"/items/42", "/items/:id", 200, ""},
 		{"/fail", "/fail", 409, "CONFLICT"},
 		{"/panic", "/panic", 500, "INTERNAL"},
+		{"/nowhere", "", 404, "NOT_FOUND"},
 	}
 	for _, c := range cases {
 		rec := do(e, http.MethodGet, c.target, nil)
 		require.Equal(t, c.status, rec.Code)
 		id := rec.Header().Get(HeaderRequestID)
-		access := logs.FilterMessage("request").FilterField(zapString(fieldRequestID, id)).All()
+		access := logs.With("request", "requestId", id)
 		require.Len(t, access, 1, c.target)
-		m := access[0].ContextMap()
-		assert.Equal(t, c.route, m[fieldRoute])
-		assert.Equal(t, "GET", m[fieldMethod])
-		assert.Equal(t, int64(c.status), m[fieldStatus])
-		assert.Contains(t, m, fieldLatency)
+		m := access[0].Fields
+		assert.Equal(t, slog.LevelInfo, access[0].Level)
+		assert.Equal(t, c.route, m["route"])
+		assert.Equal(t, "GET", m["method"])
+		assert.Equal(t, int64(c.status), m["status"])
+		assert.IsType(t, time.Duration(0), m["latency"])
 		if c.code == "" {
-			assert.NotContains(t, m, fieldCode)
+			assert.NotContains(t, m, "code")
 		} else {
-			assert.Equal(t, c.code, m[fieldCode])
-			require.Len(t, logs.FilterMessage("request failed").FilterField(zapString(fieldRequestID, id)).All(), 1)
-			var env envelope
-			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &env), "exactly one envelope: %s", rec.Body)
+			assert.Equal(t, c.code, m["code"])
+			require.Len(t, logs.With("request failed", "requestId", id), 1)
+			env := requireEnvelope(t, rec, c.status, c.code)
+			assert.Equal(t, body(apierror.Code(c.code), id, env.detailsOrEmpty()), rec.Body.String(), "exactly one envelope")
 		}
 	}
+}
+
+// detailsOrEmpty returns the raw details, "" when there are none.
+func (env envelope) detailsOrEmpty() string { return string(env.Error.Details) }
+
+// TestAccessLogReturnsError: AccessLog has the error rendered (so that its
+// line has the final status and code), then returns the error, so that an
+// outer middleware still sees it; the response is rendered exactly once
+// and the error logged once, with Install and with the middleware used on
+// their own.
+func TestAccessLogReturnsError(t *testing.T) {
+	type seen struct {
+		err    error
+		status int // the response status when the error reached the outer middleware
+	}
+	outer := func(got *seen) echo.MiddlewareFunc {
+		return func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) error {
+				err := next(c)
+				*got = seen{err, c.Response().Status}
+				return err
+			}
+		}
+	}
+	errBoom := errors.New("boom")
+	setups := map[string]func(t *testing.T, got *seen) (*echo.Echo, *logSink){
+		"Install": func(t *testing.T, got *seen) (*echo.Echo, *logSink) {
+			e, logs := newEcho(t, Config{AccessLog: &AccessLogConfig{}})
+			e.Pre(outer(got)) // e.Pre runs outside Install's e.Use middleware
+			return e, logs
+		},
+		"standalone": func(t *testing.T, got *seen) (*echo.Echo, *logSink) {
+			logs := newLogSink(slog.LevelDebug)
+			h, err := NewErrorHandler(ErrorHandlerConfig{Logger: logs.Logger()})
+			require.NoError(t, err)
+			e := echo.New()
+			e.HTTPErrorHandler = h
+			e.Use(outer(got), RequestID(), AccessLogWithConfig(AccessLogConfig{Logger: logs.Logger()}), Recover())
+			return e, logs
+		},
+	}
+	for name, setup := range setups {
+		t.Run(name, func(t *testing.T) {
+			var got seen
+			e, logs := setup(t, &got)
+			e.GET("/ok", okHandler)
+			e.GET("/fail", func(echo.Context) error { return fmt.Errorf("saving: %w", apierror.Conflict("dup")) })
+			e.GET("/internal", func(echo.Context) error { return errBoom })
+			e.GET("/panic", func(echo.Context) error { panic("boom") })
+
+			rec := do(e, http.MethodGet, "/ok", nil)
+			require.Equal(t, 200, rec.Code)
+			assert.NoError(t, got.err)
+
+			for _, c := range []struct {
+				target string
+				status int
+				code   apierror.Code
+				is     func(error) bool
+			}{
+				{"/fail", 409, apierror.CodeConflict, func(err error) bool { return apierror.HasCode(err, apierror.CodeConflict) }},
+				{"/internal", 500, apierror.CodeInternal, func(err error) bool { return errors.Is(err, errBoom) }},
+				{"/panic", 500, apierror.CodeInternal, func(err error) bool {
+					var pe *httperror.PanicError
+					return errors.As(err, &pe) && pe.Value == "boom"
+				}},
+			} {
+				got = seen{}
+				rec := do(e, http.MethodGet, c.target, nil)
+				env := requireEnvelope(t, rec, c.status, string(c.code))
+				id := env.Error.RequestID
+				require.Error(t, got.err, "the outer middleware sees the error")
+				assert.True(t, c.is(got.err), "%v", got.err)
+				assert.Equal(t, c.status, got.status, "already rendered when it reaches the outer middleware")
+				assert.Equal(t, body(c.code, id, env.detailsOrEmpty()), rec.Body.String(), "rendered exactly once")
+				assert.Len(t, logs.With("request failed", "requestId", id), 1, "logged once")
+				access := logs.With("request", "requestId", id)
+				require.Len(t, access, 1)
+				assert.Equal(t, int64(c.status), access[0].Fields["status"])
+				assert.Equal(t, string(c.code), access[0].Fields["code"])
+			}
+		})
+	}
+}
+
+// TestAccessLogConfig: the skipper, the level, and the logger Install
+// passes down.
+func TestAccessLogConfig(t *testing.T) {
+	e, logs := newEcho(t, Config{AccessLog: &AccessLogConfig{
+		Level:   slog.LevelDebug,
+		Skipper: func(c echo.Context) bool { return c.Path() == "/healthz" },
+	}})
+	e.GET("/healthz", okHandler)
+	e.GET("/x", okHandler)
+	id := do(e, http.MethodGet, "/x", nil).Header().Get(HeaderRequestID)
+	access := logs.With("request", "requestId", id)
+	require.Len(t, access, 1)
+	assert.Equal(t, slog.LevelDebug, access[0].Level)
+	id = do(e, http.MethodGet, "/healthz", nil).Header().Get(HeaderRequestID)
+	assert.Empty(t, linesWith(logs, id), "skipped")
+
+	// A level the logger does not enable writes nothing.
+	quiet := newLogSink(slog.LevelInfo)
+	e, _ = newEcho(t, Config{Logger: quiet.Logger(), AccessLog: &AccessLogConfig{Level: slog.LevelDebug}})
+	e.GET("/x", okHandler)
+	require.Equal(t, 200, do(e, http.MethodGet, "/x", nil).Code)
+	assert.Zero(t, quiet.Len())
+
+	// The access log's own logger wins over Install's.
+	own := newLogSink(slog.LevelDebug)
+	e, logs = newEcho(t, Config{AccessLog: &AccessLogConfig{Logger: own.Logger()}})
+	e.GET("/x", okHandler)
+	require.Equal(t, 200, do(e, http.MethodGet, "/x", nil).Code)
+	assert.Len(t, own.All(), 1)
+	assert.Zero(t, logs.Len())
 }

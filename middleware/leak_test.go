@@ -3,6 +3,7 @@ package middleware
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,9 +11,9 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/layershq/errkit/apierror"
+	"github.com/layershq/errkit/requestid"
 )
 
 // TestSecretsNeverLeak returns or panics with server-side secrets in every
@@ -48,21 +49,25 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e, logs := newEcho(t, Config{})
+			e, logs := newEcho(t, Config{AccessLog: &AccessLogConfig{}})
 			e.GET("/x", c.handler)
 			rec := do(e, http.MethodGet, "/x", nil)
 			requireNoSecret(t, rec.Header(), rec.Body.String(), secret)
 			id := rec.Header().Get(HeaderRequestID)
-			require.True(t, ValidRequestID(id))
-			lines := linesWith(logs, id)
+			require.True(t, requestid.Valid(id))
+			access := logs.With("request", "requestId", id)
+			require.Len(t, access, 1)
+			assert.NotContains(t, joinLog(access), secret, "the access line has no cause")
+			lines := logs.With("request failed", "requestId", id)
 			require.Len(t, lines, 1)
+			require.Len(t, linesWith(logs, id), 2, "the error line and the access line")
 			assert.Contains(t, joinLog(lines), secret, "the log keeps the cause")
 			if rec.Code >= 500 {
 				requireEnvelope(t, rec, 500, "INTERNAL")
 				assert.Equal(t, body(apierror.CodeInternal, id, ""), rec.Body.String())
-				assert.Equal(t, zapcore.ErrorLevel, lines[0].Level)
+				assert.Equal(t, slog.LevelError, lines[0].Level)
 			}
-			stack, hasStack := lines[0].ContextMap()[fieldStack].(string)
+			stack, hasStack := lines[0].Fields["stack"].(string)
 			assert.Equal(t, c.stack, hasStack)
 			if c.stack {
 				assert.Contains(t, stack, "leak_test.go", "the stack points at the panicking handler")

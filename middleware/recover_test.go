@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/layershq/errkit/apierror"
+	"github.com/layershq/errkit/httperror"
 )
 
 // TestRecover checks that panics in handlers and middleware become
@@ -30,15 +31,16 @@ func TestRecover(t *testing.T) {
 		env := requireEnvelope(t, rec, 500, "INTERNAL")
 		lines := linesWith(logs, env.Error.RequestID)
 		require.Len(t, lines, 1, target)
-		assert.Contains(t, lines[0].ContextMap()["error"], "panic: ")
-		assert.NotEmpty(t, lines[0].ContextMap()[fieldStack])
+		assert.Contains(t, lines[0].Fields["error"], "panic: ")
+		assert.NotEmpty(t, lines[0].Fields["stack"])
 		assert.Equal(t, 200, do(e, http.MethodGet, "/ok", nil).Code, "still serving")
 	}
 
-	pe := &PanicError{Value: apierror.NotFound()}
-	assert.True(t, errors.Is(pe, apierror.CodeNotFound))
+	pe := &httperror.PanicError{Value: apierror.NotFound()}
+	assert.True(t, apierror.HasCode(pe, apierror.CodeNotFound))
+	assert.True(t, errors.Is(pe, apierror.NotFound()))
 	assert.Equal(t, "panic: NOT_FOUND: The resource does not exist.", pe.Error())
-	assert.Nil(t, (&PanicError{Value: "x"}).Unwrap())
+	assert.Nil(t, (&httperror.PanicError{Value: "x"}).Unwrap())
 }
 
 // TestRecoverAbortHandler checks that http.ErrAbortHandler (also wrapped) is
@@ -69,7 +71,7 @@ func TestRecoverStandalone(t *testing.T) {
 	e.GET("/skip", func(echo.Context) error { panic("unrecovered") })
 	assert.Equal(t, 599, do(e, http.MethodGet, "/x", nil).Code)
 	require.Len(t, got, 1)
-	var pe *PanicError
+	var pe *httperror.PanicError
 	require.ErrorAs(t, got[0], &pe)
 	assert.Equal(t, "boom", pe.Value)
 	assert.LessOrEqual(t, len(pe.Stack), 64)

@@ -1,16 +1,17 @@
 package middleware
 
 import (
-	"unsafe"
+	"log/slog"
 
 	"github.com/labstack/echo/v4"
 	echomw "github.com/labstack/echo/v4/middleware"
-	"go.uber.org/zap"
+
+	"github.com/layershq/errkit/requestid"
 )
 
 // HeaderRequestID is the response header that carries the request ID on
 // every response.
-const HeaderRequestID = echo.HeaderXRequestID // "X-Request-Id"
+const HeaderRequestID = requestid.Header
 
 // RequestIDConfig configures the RequestID middleware.
 type RequestIDConfig struct {
@@ -20,16 +21,15 @@ type RequestIDConfig struct {
 	Skipper echomw.Skipper
 
 	// TrustInbound accepts an inbound X-Request-Id header (from a trusted
-	// proxy) when it is exactly one well-formed req_<ULID> value (see
-	// ValidRequestID). Any other inbound value (several values, wrong length,
-	// CRLF, non-ASCII, lowercase, ...) is ignored: a fresh ID is generated and
-	// the inbound value is neither echoed nor logged. Default: false, the
-	// inbound header is always ignored.
+	// proxy) when it is exactly one well-formed request ID (see
+	// requestid.Valid); anything else is ignored, never echoed or logged.
+	// Default false: the inbound header is always ignored.
 	TrustInbound bool
 
-	// Logger is the base of the request-scoped logger returned by LoggerFrom;
-	// it gets a requestId field. Default: JSON lines at info level on stderr.
-	Logger *zap.Logger
+	// Logger is the base of the request-scoped logger returned by
+	// LoggerFrom; it gets a requestId attribute. Default
+	// requestid.DefaultLogger().
+	Logger *slog.Logger
 }
 
 // DefaultRequestIDConfig is the default RequestID configuration: inbound
@@ -41,11 +41,10 @@ var DefaultRequestIDConfig = RequestIDConfig{Skipper: echomw.DefaultSkipper}
 // The middleware gives every request a fresh request ID before anything else
 // runs, sets the X-Request-Id response header, and stores the ID in the
 // request's context.Context (which the echo context carries), where
-// RequestIDFrom, RequestIDFromContext and LoggerFrom find it. Register it
+// RequestIDFrom, requestid.FromContext and LoggerFrom find it. Register it
 // first, with e.Use (echo runs it around the router's 404 and 405 handlers
 // too) or with e.Pre to put e.Pre middleware inside it as well. It costs
-// one allocation per request: the request state, which holds the ID, the
-// header value, the new context.Context and the request copy. The request-scoped logger is only built when LoggerFrom asks for it.
+// one allocation per request (see requestid.Stamper).
 func RequestID() echo.MiddlewareFunc { return RequestIDWithConfig(DefaultRequestIDConfig) }
 
 // RequestIDWithConfig returns the RequestID middleware with cfg. It panics
@@ -78,42 +77,39 @@ func (cfg RequestIDConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
 // that Install can fuse it with recovery into one middleware.
 type stamper struct {
 	skipper echomw.Skipper
-	base    *zap.Logger
-	trust   bool
+	st      *requestid.Stamper
 }
 
 func (cfg RequestIDConfig) stamper() *stamper {
-	st := &stamper{skipper: cfg.Skipper, base: orDefault(cfg.Logger), trust: cfg.TrustInbound}
+	st := &stamper{skipper: cfg.Skipper, st: requestid.NewStamper(requestid.Config{TrustInbound: cfg.TrustInbound, Logger: cfg.Logger})}
 	if st.skipper == nil {
 		st.skipper = echomw.DefaultSkipper
 	}
 	return st
 }
 
-// stamp gives the request its ID: one allocation, the request state, which
-// holds the ID's bytes, the header value, the new context and the request
-// copy.
+// stamp gives the request of c its ID.
 func (st *stamper) stamp(c echo.Context) {
-	r := c.Request()
-	s := &requestState{base: st.base}
-	if st.trust {
-		s.id = trustedInbound(r.Header[HeaderRequestID])
-	}
-	if s.id == "" {
-		ids.fill(&s.idBuf)
-		// s.idBuf is never written again, so the string may share it.
-		s.id = unsafe.String(&s.idBuf[0], requestIDLen)
-	}
-	s.hdr[0] = s.id
-	c.Response().Header()[HeaderRequestID] = s.hdr[:]
-	c.SetRequest(s.attach(r))
+	c.SetRequest(st.st.Stamp(c.Response().Header(), c.Request()))
 }
 
-// trustedInbound returns the inbound request ID when the header has exactly
-// one value and it is well formed, and "" otherwise.
-func trustedInbound(vals []string) string {
-	if len(vals) == 1 && ValidRequestID(vals[0]) {
-		return vals[0]
+// RequestIDFrom returns the request ID the RequestID middleware stamped on
+// c, or "" when it did not run. It reads the ID from the request's
+// context.Context, so it keeps working after a middleware derives a new
+// context with c.SetRequest(r.WithContext(...)).
+func RequestIDFrom(c echo.Context) string {
+	if r := c.Request(); r != nil {
+		return requestid.FromContext(r.Context())
 	}
 	return ""
+}
+
+// LoggerFrom returns a logger for the request that carries its requestId
+// attribute. It never returns nil: without the middleware it returns
+// requestid.DefaultLogger(), so that what errkit logs is never dropped.
+func LoggerFrom(c echo.Context) *slog.Logger {
+	if r := c.Request(); r != nil {
+		return requestid.Logger(r.Context())
+	}
+	return requestid.DefaultLogger()
 }

@@ -7,8 +7,6 @@ import (
 	"net/http/httptest"
 	"strings"
 
-	"github.com/labstack/echo/v4"
-
 	"github.com/layershq/errkit/principal"
 )
 
@@ -17,38 +15,39 @@ var keys = map[string]principal.Principal{
 	"lp_secret_1": {KeyID: "key_1", OrganizationID: "org_1", Scopes: []string{"content:read"}},
 }
 
-// auth is a service's authentication middleware: it verifies the bearer key
-// and records the caller with principal.Set. The secret key itself is never
-// stored in the Principal.
-func auth(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		secret, ok := strings.CutPrefix(c.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+// auth is a service's authentication middleware for net/http: it verifies
+// the bearer key and hands the request principal.Set returns to the next
+// handler. The secret key itself is never stored in the Principal.
+func auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		p, found := keys[secret]
 		if !ok || !found {
-			return c.String(http.StatusUnauthorized, "unauthenticated\n")
+			http.Error(w, "unauthenticated", http.StatusUnauthorized)
+			return
 		}
-		principal.Set(c, p)
-		return next(c)
-	}
+		next.ServeHTTP(w, principal.Set(r, p))
+	})
 }
 
 func ExampleSet() {
-	e := echo.New()
-	e.Use(auth)
-	e.GET("/v1/whoami", func(c echo.Context) error {
-		p, ok := principal.From(c)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/whoami", func(w http.ResponseWriter, r *http.Request) {
+		p, ok := principal.From(r)
 		if !ok {
-			return c.String(http.StatusUnauthorized, "unauthenticated\n")
+			http.Error(w, "unauthenticated", http.StatusUnauthorized)
+			return
 		}
-		return c.String(http.StatusOK, fmt.Sprintf("key=%s org=%s read=%t write=%t\n",
-			p.KeyID, p.OrganizationID, p.HasScope("content:read"), p.HasScope("content:write")))
+		fmt.Fprintf(w, "key=%s org=%s read=%t write=%t\n",
+			p.KeyID, p.OrganizationID, p.HasScope("content:read"), p.HasScope("content:write"))
 	})
+	h := auth(mux)
 
 	for _, authz := range []string{"Bearer lp_secret_1", "Bearer lp_wrong"} {
 		req := httptest.NewRequest(http.MethodGet, "/v1/whoami", nil)
-		req.Header.Set(echo.HeaderAuthorization, authz)
+		req.Header.Set("Authorization", authz)
 		rec := httptest.NewRecorder()
-		e.ServeHTTP(rec, req)
+		h.ServeHTTP(rec, req)
 		fmt.Print(rec.Code, " ", rec.Body.String())
 	}
 	// Output:
@@ -67,20 +66,18 @@ func orgOf(ctx context.Context) string {
 }
 
 func ExampleFromContext() {
-	e := echo.New()
-	e.Use(auth)
-	e.GET("/v1/content", func(c echo.Context) error {
+	h := auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The principal travels with the request's context, and with any
 		// context derived from it.
-		ctx, cancel := context.WithCancel(c.Request().Context())
+		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel()
-		return c.String(http.StatusOK, "org="+orgOf(ctx)+"\n")
-	})
+		fmt.Fprintln(w, "org="+orgOf(ctx))
+	}))
 
 	req := httptest.NewRequest(http.MethodGet, "/v1/content", nil)
-	req.Header.Set(echo.HeaderAuthorization, "Bearer lp_secret_1")
+	req.Header.Set("Authorization", "Bearer lp_secret_1")
 	rec := httptest.NewRecorder()
-	e.ServeHTTP(rec, req)
+	h.ServeHTTP(rec, req)
 	fmt.Print(rec.Body.String())
 
 	// Without principal.Set there is no caller.
@@ -88,4 +85,12 @@ func ExampleFromContext() {
 	// Output:
 	// org=org_1
 	// org=anonymous
+}
+
+// A background job acts for the caller that enqueued it: NewContext puts
+// the principal in the job's context.
+func ExampleNewContext() {
+	ctx := principal.NewContext(context.Background(), keys["lp_secret_1"])
+	fmt.Println("org=" + orgOf(ctx))
+	// Output: org=org_1
 }

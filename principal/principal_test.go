@@ -2,40 +2,152 @@ package principal_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
-	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/layershq/errkit/middleware"
 	"github.com/layershq/errkit/principal"
+	"github.com/layershq/errkit/requestid"
 )
 
-func TestSetAndFrom(t *testing.T) {
-	e := echo.New()
-	c := e.NewContext(httptest.NewRequest(http.MethodGet, "/", nil), httptest.NewRecorder())
+type otherKey struct{}
 
-	_, ok := principal.From(c)
+// TestSetAndFrom: Set returns a copy of the request that carries the
+// principal; the request it was given is not changed.
+func TestSetAndFrom(t *testing.T) {
+	r := httptest.NewRequest(http.MethodGet, "/v1/whoami?x=1", nil)
+	_, ok := principal.From(r)
 	assert.False(t, ok, "no principal before Set")
-	_, ok = principal.FromContext(c.Request().Context())
+	_, ok = principal.FromContext(r.Context())
 	assert.False(t, ok)
-	assert.Empty(t, principal.KeyID(c))
-	assert.Empty(t, principal.OrganizationID(c))
+	assert.Empty(t, principal.KeyID(r))
+	assert.Empty(t, principal.OrganizationID(r))
 
 	p := principal.Principal{KeyID: "key_full", OrganizationID: "org_demo", Scopes: []string{"content:read", "jobs:read"}}
-	principal.Set(c, p)
-
-	got, ok := principal.From(c)
+	r2 := principal.Set(r, p)
+	require.NotSame(t, r, r2)
+	got, ok := principal.From(r2)
 	require.True(t, ok)
 	assert.Equal(t, p, got)
-	got, ok = principal.FromContext(c.Request().Context())
-	require.True(t, ok, "Set also stores the principal in the request context")
+	got, ok = principal.FromContext(r2.Context())
+	require.True(t, ok)
 	assert.Equal(t, p, got)
-	assert.Equal(t, "key_full", principal.KeyID(c))
-	assert.Equal(t, "org_demo", principal.OrganizationID(c))
+	assert.Equal(t, "key_full", principal.KeyID(r2))
+	assert.Equal(t, "org_demo", principal.OrganizationID(r2))
+
+	// The copy is the same request otherwise.
+	assert.Equal(t, r.Method, r2.Method)
+	assert.Equal(t, r.URL, r2.URL)
+	assert.Equal(t, r.Header, r2.Header)
+
+	// The original is unchanged.
+	_, ok = principal.From(r)
+	assert.False(t, ok)
+	assert.Empty(t, principal.KeyID(r))
+
+	// A principal is not for logs: the context does not print it.
+	assert.NotContains(t, fmt.Sprint(r2.Context()), "key_full")
+}
+
+// TestContextsAreImmutable is the fixed defect "principal.Set mutates state
+// already reachable from contexts derived before it": contexts derived
+// before Set, on a plain request and on one errkit stamped with a request
+// ID, do not see the principal; contexts derived after it do.
+func TestContextsAreImmutable(t *testing.T) {
+	for name, r := range map[string]*http.Request{
+		"plain request":   httptest.NewRequest(http.MethodGet, "/", nil),
+		"stamped request": requestid.NewStamper(requestid.Config{}).Stamp(http.Header{}, httptest.NewRequest(http.MethodGet, "/", nil)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			id := requestid.FromContext(r.Context())
+			before, cancel := context.WithCancel(r.Context())
+			defer cancel()
+
+			r2 := principal.Set(r, principal.Principal{KeyID: "key_a", OrganizationID: "org_a"})
+			_, ok := principal.FromContext(before)
+			assert.False(t, ok, "a context derived before Set does not see the principal")
+			_, ok = principal.FromContext(r.Context())
+			assert.False(t, ok, "nor does the original request's")
+
+			after := context.WithValue(r2.Context(), otherKey{}, "v")
+			got, ok := principal.FromContext(after)
+			require.True(t, ok)
+			assert.Equal(t, "key_a", got.KeyID)
+			assert.Equal(t, id, requestid.FromContext(after), "the request ID stays visible")
+			assert.Equal(t, id, requestid.FromContext(r2.Context()))
+		})
+	}
+}
+
+// TestLaterSetWins: a second Set on the returned request wins; values set
+// on the context before stay visible; what was derived between the two
+// keeps the first principal.
+func TestLaterSetWins(t *testing.T) {
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r = r.WithContext(context.WithValue(r.Context(), otherKey{}, "v"))
+	r = principal.Set(r, principal.Principal{KeyID: "key_a", OrganizationID: "org_a"})
+	between := r.Context()
+	r = r.WithContext(context.WithValue(r.Context(), otherKey{}, "w")) // a middleware derives a context
+	assert.Equal(t, "key_a", principal.KeyID(r))
+
+	r = principal.Set(r, principal.Principal{KeyID: "key_b", OrganizationID: "org_b"})
+	assert.Equal(t, "key_b", principal.KeyID(r))
+	assert.Equal(t, "org_b", principal.OrganizationID(r))
+	assert.Equal(t, "w", r.Context().Value(otherKey{}), "values set before stay visible")
+	p, ok := principal.FromContext(between)
+	require.True(t, ok)
+	assert.Equal(t, "key_a", p.KeyID)
+}
+
+// TestNewContext: NewContext returns a new context; the one it was given is
+// unchanged, and the newest principal wins.
+func TestNewContext(t *testing.T) {
+	parent := context.WithValue(context.Background(), otherKey{}, "v")
+	ctx := principal.NewContext(parent, principal.Principal{KeyID: "key_job", Scopes: []string{"jobs:write"}})
+	p, ok := principal.FromContext(ctx)
+	require.True(t, ok)
+	assert.Equal(t, principal.Principal{KeyID: "key_job", Scopes: []string{"jobs:write"}}, p)
+	assert.Equal(t, "v", ctx.Value(otherKey{}))
+	_, ok = principal.FromContext(parent)
+	assert.False(t, ok)
+
+	inner := principal.NewContext(ctx, principal.Principal{KeyID: "key_inner"})
+	p, _ = principal.FromContext(inner)
+	assert.Equal(t, "key_inner", p.KeyID)
+	p, _ = principal.FromContext(ctx)
+	assert.Equal(t, "key_job", p.KeyID)
+
+	// A request carrying such a context reads the same.
+	r := httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx)
+	assert.Equal(t, "key_job", principal.KeyID(r))
+	assert.Empty(t, principal.OrganizationID(r))
+}
+
+// TestUnauthenticated: nil requests and contexts, and requests without a
+// principal, read as unauthenticated rather than panicking.
+func TestUnauthenticated(t *testing.T) {
+	_, ok := principal.From(nil)
+	assert.False(t, ok)
+	_, ok = principal.FromContext(nil) // a nil context reads as none
+	assert.False(t, ok)
+	assert.Empty(t, principal.KeyID(nil))
+	assert.Empty(t, principal.OrganizationID(nil))
+
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	assert.Empty(t, principal.KeyID(r))
+	assert.Empty(t, principal.OrganizationID(r))
+	_, ok = principal.FromContext(context.Background())
+	assert.False(t, ok)
+
+	// Authenticated with an empty key ID is still authenticated.
+	r = principal.Set(r, principal.Principal{})
+	_, ok = principal.From(r)
+	assert.True(t, ok)
+	assert.Empty(t, principal.KeyID(r))
 }
 
 func TestHasScope(t *testing.T) {
@@ -55,88 +167,21 @@ func TestHasScope(t *testing.T) {
 	assert.False(t, principal.Principal{}.HasScope("content:read"))
 }
 
-// TestSetSurvivesDerivedContext: a middleware that derives the request's
-// context after Set (c.SetRequest(r.WithContext(...))) keeps the principal
-// visible, and a later Set wins.
-func TestSetSurvivesDerivedContext(t *testing.T) {
-	type otherKey struct{}
-	c := echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/", nil), httptest.NewRecorder())
-	principal.Set(c, principal.Principal{KeyID: "key_a", OrganizationID: "org_a"})
-	r := c.Request()
-	c.SetRequest(r.WithContext(context.WithValue(r.Context(), otherKey{}, "v")))
-	assert.Equal(t, "key_a", principal.KeyID(c))
-	assert.Equal(t, "v", c.Request().Context().Value(otherKey{}))
-
-	principal.Set(c, principal.Principal{KeyID: "key_b", OrganizationID: "org_b"})
-	assert.Equal(t, "key_b", principal.KeyID(c))
-	assert.Equal(t, "org_b", principal.OrganizationID(c))
-	assert.Equal(t, "v", c.Request().Context().Value(otherKey{}), "values set before stay visible")
-}
-
 // TestSetAllocations: Set costs one allocation (context, principal and the
 // request copy together) and reading the principal back costs none.
 func TestSetAllocations(t *testing.T) {
-	c := echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/", nil), httptest.NewRecorder())
-	r := c.Request()
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
 	p := principal.Principal{KeyID: "key_a", OrganizationID: "org_a", Scopes: []string{"read"}}
-	assert.Equal(t, 1.0, testing.AllocsPerRun(100, func() {
-		c.SetRequest(r)
-		principal.Set(c, p)
-	}))
-	assert.Equal(t, 0.0, testing.AllocsPerRun(100, func() {
-		if principal.KeyID(c) != "key_a" {
+	var r2 *http.Request
+	assert.Equal(t, 1.0, testing.AllocsPerRun(100, func() { r2 = principal.Set(r, p) }))
+	assert.Zero(t, testing.AllocsPerRun(100, func() {
+		if principal.KeyID(r2) != "key_a" || principal.OrganizationID(r2) != "org_a" {
 			t.Fatal("lost")
 		}
 	}))
-}
-
-// TestFromWithoutRequest: an echo context without a request reads as
-// unauthenticated rather than panicking.
-func TestFromWithoutRequest(t *testing.T) {
-	c := echo.New().NewContext(nil, httptest.NewRecorder())
-	_, ok := principal.From(c)
-	assert.False(t, ok)
-	_, ok = principal.FromContext(nil)
-	assert.False(t, ok)
-}
-
-// TestSetWithErrkitRequestState: behind errkit's request ID middleware, Set
-// stores the caller in the middleware's request state instead of copying
-// the request (the request pointer stays the same, one small allocation),
-// and it reads back the same way: from c, from the request's context, from
-// contexts derived before or after Set; a later Set wins.
-func TestSetWithErrkitRequestState(t *testing.T) {
-	type otherKey struct{}
-	e := echo.New()
-	e.Use(middleware.RequestID())
-	var allocs float64
-	e.GET("/x", func(c echo.Context) error {
-		before := c.Request()
-		derivedBefore := context.WithValue(before.Context(), otherKey{}, 1)
-		_, ok := principal.From(c)
-		require.False(t, ok)
-
-		principal.Set(c, principal.Principal{KeyID: "key_a", OrganizationID: "org_a", Scopes: []string{"read"}})
-		assert.Same(t, before, c.Request(), "no request copy")
-		assert.Equal(t, "key_a", principal.KeyID(c))
-		got, ok := principal.FromContext(derivedBefore)
-		require.True(t, ok)
-		assert.Equal(t, "org_a", got.OrganizationID)
-		derivedAfter, cancel := context.WithCancel(c.Request().Context())
-		defer cancel()
-		got, ok = principal.FromContext(derivedAfter)
-		require.True(t, ok)
-		assert.Equal(t, []string{"read"}, got.Scopes)
-		assert.NotEmpty(t, middleware.RequestIDFromContext(derivedAfter), "the request ID is still there")
-
-		principal.Set(c, principal.Principal{KeyID: "key_b"})
-		assert.Equal(t, "key_b", principal.KeyID(c))
-		p := principal.Principal{KeyID: "key_c"}
-		allocs = testing.AllocsPerRun(100, func() { principal.Set(c, p) })
-		return c.NoContent(http.StatusNoContent)
-	})
-	rec := httptest.NewRecorder()
-	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/x", nil))
-	require.Equal(t, http.StatusNoContent, rec.Code)
-	assert.Equal(t, 1.0, allocs, "one small allocation, no request copy")
+	assert.Zero(t, testing.AllocsPerRun(100, func() {
+		if got, ok := principal.From(r2); !ok || got.KeyID != "key_a" {
+			t.Fatal("lost")
+		}
+	}))
 }

@@ -2,84 +2,27 @@ package ratelimit
 
 import (
 	"context"
-	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
-	"slices"
-	"strconv"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
-	"time"
 
 	echomw "github.com/labstack/echo/v4/middleware"
-	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 
-	"github.com/layershq/errkit/internal/redistest"
+	"github.com/layershq/errkit/ratelimit/internal/storetest"
 )
 
 // benchRate admits nearly everything, so every limiter takes its "allowed"
 // path and the comparison is of bookkeeping, not of denial paths.
 var benchRate = Rate{PerSecond: 1e6, Burst: 1000}
 
-// benchKeys returns n distinct key IDs.
-func benchKeys(n int) []string {
-	keys := make([]string, n)
-	for i := range keys {
-		keys[i] = "key_" + strconv.Itoa(i)
-	}
-	return keys
-}
-
 // keyCounts are the two key populations of the comparison.
 var keyCounts = []struct {
 	name string
 	n    int
 }{{"keys=1", 1}, {"keys=100k", 100_000}}
-
-// runKeys runs allow over keys with RunParallel in a random order (as
-// traffic from many API keys arrives). The order is shuffled once, before
-// the timer starts; each goroutine walks it from its own random offset, so
-// picking the next key costs an increment and a sequential (prefetched)
-// read, not a random-number generation and a division: the benchmark
-// measures the store, not its own key generation. Every store compared in
-// one run gets the same keys in the same order.
-//
-// Besides ns/op (wall time, which on a shared machine includes time stolen
-// by other processes) it reports cpu-ns/op: the process's user+system CPU
-// time per operation, which other processes' load does not inflate. With
-// two goroutines that never wait for each other cpu-ns/op is about twice
-// ns/op on an idle 2-core machine.
-func runKeys(b *testing.B, keys []string, allow func(key string) bool) {
-	order := slices.Clone(keys)
-	rand.New(rand.NewPCG(1, 2)).Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-	b.ReportAllocs()
-	cpu0 := cpuTime()
-	b.ResetTimer()
-	defer func() {
-		b.StopTimer()
-		b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
-	}()
-	b.RunParallel(func(pb *testing.PB) {
-		i := rand.IntN(len(order))
-		for pb.Next() {
-			allow(order[i])
-			if i++; i == len(order) {
-				i = 0
-			}
-		}
-	})
-}
-
-// cpuTime returns the process's user+system CPU time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // BenchmarkMemoryStore compares the errkit memory store with echo's
 // RateLimiterMemoryStore and with golang.org/x/time/rate limiters (a map of
@@ -89,31 +32,29 @@ func BenchmarkMemoryStore(b *testing.B) {
 	ctx := context.Background()
 	class := Class{Name: "read", Rate: benchRate}
 	for _, kc := range keyCounts {
-		keys := benchKeys(kc.n)
+		keys := storetest.Keys(kc.n)
 		b.Run("errkit/"+kc.name, func(b *testing.B) {
 			s, err := NewMemoryStore(MemoryConfig{})
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer s.Close()
-			runKeys(b, keys, func(k string) bool {
-				d, _ := s.Allow(ctx, k, class, 1)
-				return d.Allowed
-			})
+			storetest.RunKeys(b, keys, storetest.Same(func(k string) {
+				_, _ = s.Allow(ctx, k, class, 1)
+			}))
 		})
 		b.Run("echo/"+kc.name, func(b *testing.B) {
 			s := echomw.NewRateLimiterMemoryStoreWithConfig(echomw.RateLimiterMemoryStoreConfig{
 				Rate: rate.Limit(benchRate.PerSecond), Burst: benchRate.Burst,
 			})
-			runKeys(b, keys, func(k string) bool {
-				ok, _ := s.Allow(k)
-				return ok
-			})
+			storetest.RunKeys(b, keys, storetest.Same(func(k string) {
+				_, _ = s.Allow(k)
+			}))
 		})
 		b.Run("xrate-map/"+kc.name, func(b *testing.B) {
 			var mu sync.Mutex
 			m := make(map[string]*rate.Limiter)
-			runKeys(b, keys, func(k string) bool {
+			storetest.RunKeys(b, keys, storetest.Same(func(k string) {
 				mu.Lock()
 				l, ok := m[k]
 				if !ok {
@@ -121,13 +62,13 @@ func BenchmarkMemoryStore(b *testing.B) {
 					m[k] = l
 				}
 				mu.Unlock()
-				return l.Allow()
-			})
+				l.Allow()
+			}))
 		})
 		if kc.n == 1 {
 			b.Run("xrate-bare/"+kc.name, func(b *testing.B) {
 				l := rate.NewLimiter(rate.Limit(benchRate.PerSecond), benchRate.Burst)
-				runKeys(b, keys, func(string) bool { return l.Allow() })
+				storetest.RunKeys(b, keys, storetest.Same(func(string) { l.Allow() }))
 			})
 		}
 	}
@@ -147,7 +88,7 @@ func BenchmarkMemoryStoreFootprint(b *testing.B) {
 // and returns the heap growth per tracked bucket and the tracked count.
 func memoryFootprint(tb testing.TB, n, maxKeys int) (float64, int) {
 	tb.Helper()
-	keys := benchKeys(n)
+	keys := storetest.Keys(n)
 	ctx := context.Background()
 	class := Class{Name: "read", Rate: Rate{PerSecond: 1, Burst: 10}}
 	var before, after runtime.MemStats
@@ -170,70 +111,84 @@ func memoryFootprint(tb testing.TB, n, maxKeys int) (float64, int) {
 	return float64(after.HeapAlloc-before.HeapAlloc) / float64(tracked), tracked
 }
 
-// countingHook counts commands and pipelines sent by a go-redis client.
-type countingHook struct{ cmds, pipelines atomic.Int64 }
+// limiterRate admits everything at any benchmark speed (one token per
+// nanosecond, and a second's worth of burst, so that a goroutine descheduled
+// between reading the store clock and taking the shard lock is still
+// admitted), so BenchmarkLimiter measures admitted decisions only: a denial
+// is an error from Limit.
+var limiterRate = Rate{PerSecond: 1e9, Burst: 1e9}
 
-func (h *countingHook) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h *countingHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.cmds.Add(1)
-		return next(ctx, cmd)
-	}
-}
-func (h *countingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		h.pipelines.Add(1)
-		return next(ctx, cmds)
-	}
-}
+// benchKey is the context key of a benchmark goroutine's current key ID.
+type benchKey struct{}
 
-// BenchmarkRedisStore measures RedisStore decisions per second on loopback
-// with go-redis's default pool, and the round trips (commands) per decision.
-func BenchmarkRedisStore(b *testing.B) {
-	inst := redistest.Server(b)
-	prefix := inst.Prefix(b)
+// BenchmarkLimiter measures whole admitted decisions of Limiter.Limit over a
+// MemoryStore (key, route table, class, Store.Allow, both RateLimit
+// headers) beside the bare MemoryStore.Allow, at 1 key and 100k keys, in
+// the same run: the difference is what the limiter adds to its store. Every
+// decision goes through the Store interface (there is no fast path for a
+// *MemoryStore). Each goroutine reuses one request, hot in its cache as a
+// served request is, and only its key changes (KeyFunc reads it through
+// the request's context).
+func BenchmarkLimiter(b *testing.B) {
 	ctx := context.Background()
+	class := Class{Name: ClassRead, Rate: limiterRate}
+	const route = "/v1/things/:id"
 	for _, kc := range keyCounts {
-		b.Run(kc.name, func(b *testing.B) {
-			opts, err := redis.ParseURL(inst.URL())
+		keys := storetest.Keys(kc.n)
+		b.Run("Limit/"+kc.name, func(b *testing.B) {
+			s, err := NewMemoryStore(MemoryConfig{})
 			if err != nil {
 				b.Fatal(err)
 			}
-			opts.ContextTimeoutEnabled = true
-			client := redis.NewClient(opts)
-			defer client.Close()
-			hook := &countingHook{}
-			client.AddHook(hook)
-			s, err := NewRedisStore(client, RedisConfig{Prefix: prefix + kc.name + ":"})
-			if err != nil {
-				b.Fatal(err)
-			}
-			class := Class{Name: "read", Rate: benchRate}
-			if _, err := s.Allow(ctx, "warmup", class, 1); err != nil { // loads the script
-				b.Fatal(err)
-			}
-			keys := benchKeys(kc.n)
-			hook.cmds.Store(0)
-			hook.pipelines.Store(0)
-			var fails atomic.Int64
-			start := time.Now()
-			runKeys(b, keys, func(k string) bool {
-				d, err := s.Allow(ctx, k, class, 1)
-				if err != nil {
-					fails.Add(1)
-				}
-				return d.Allowed
+			defer s.Close()
+			l, err := New(Config{
+				Store:   s,
+				KeyFunc: func(r *http.Request) string { return *r.Context().Value(benchKey{}).(*string) },
+				Classes: map[string]Rate{ClassRead: limiterRate, ClassWrite: limiterRate},
+				Routes:  map[string]string{"POST /v1/uploads": ClassWrite},
 			})
-			elapsed := time.Since(start)
-			b.StopTimer()
-			if f := fails.Load(); f > 0 {
-				b.Fatalf("%d of %d decisions failed", f, b.N)
+			if err != nil {
+				b.Fatal(err)
 			}
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "decisions/s")
-			// Commands per decision; connection set-up pipelines of
-			// the pool growing (HELLO, CLIENT SETINFO) are counted apart.
-			b.ReportMetric(float64(hook.cmds.Load())/float64(b.N), "roundtrips/decision")
-			b.ReportMetric(float64(hook.pipelines.Load()), "dial-pipelines")
+			storetest.RunKeys(b, keys, func() func(string) {
+				key := new(string)
+				r := httptest.NewRequest(http.MethodGet, "/v1/things/1", nil)
+				r = r.WithContext(context.WithValue(r.Context(), benchKey{}, key))
+				h := http.Header{}
+				return func(k string) {
+					*key = k
+					if err := l.Limit(h, r, route); err != nil {
+						b.Error(err)
+					}
+				}
+			})
 		})
+		b.Run("Store.Allow/"+kc.name, func(b *testing.B) {
+			s, err := NewMemoryStore(MemoryConfig{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			var st Store = s
+			storetest.RunKeys(b, keys, storetest.Same(func(k string) {
+				if _, err := st.Allow(ctx, k, class, 1); err != nil {
+					b.Error(err)
+				}
+			}))
+		})
+	}
+}
+
+// BenchmarkClassCheck measures Class.Check, the validation every Store's
+// Allow does before deciding: what sending every decision through the Store
+// interface costs over the fast path the limiter used to take for a
+// *MemoryStore, which skipped it.
+func BenchmarkClassCheck(b *testing.B) {
+	class := Class{Name: ClassRead, Rate: benchRate}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := class.Check(1); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

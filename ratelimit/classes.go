@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-
-	"github.com/labstack/echo/v4"
 )
 
 // The default endpoint classes.
@@ -26,21 +24,21 @@ var (
 	DefaultWriteRate = Rate{PerSecond: 5, Burst: 10}
 )
 
-// MethodClass is the default ClassFunc: ClassRead for GET and HEAD,
-// ClassWrite for every other method.
-func MethodClass(c echo.Context) string {
-	switch c.Request().Method {
+// MethodClass is the default [Config].ClassFunc: [ClassRead] for GET and
+// HEAD, [ClassWrite] for every other method.
+func MethodClass(r *http.Request) string {
+	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		return ClassRead
 	}
 	return ClassWrite
 }
 
-// routeTable maps a route template (c.Path()) to classes by method; the
-// method "" applies to any method.
+// routeTable maps a route template to classes by method; the method ""
+// applies to any method.
 type routeTable map[string]map[string]string
 
-// compileRoutes parses RateLimitConfig.Routes: keys "METHOD /template" or
+// compileRoutes parses Config.Routes: keys "METHOD /template" or
 // "/template", values a class of classes or "" (not limited).
 func compileRoutes(routes map[string]string, classes map[string]classEntry) (routeTable, error) {
 	if len(routes) == 0 {
@@ -69,16 +67,22 @@ func compileRoutes(routes map[string]string, classes map[string]classEntry) (rou
 	return t, nil
 }
 
-// lookup returns the class of the route and whether the table has one.
-func (t routeTable) lookup(c echo.Context) (string, bool) {
+// lookup returns the class of route for method and whether the table has
+// one. route is a route template; anything before its first '/' (the
+// "METHOD " and host of a ServeMux pattern) is ignored, since the method
+// is the request's own.
+func (t routeTable) lookup(route, method string) (string, bool) {
 	if t == nil {
 		return "", false
 	}
-	m, ok := t[c.Path()]
+	if i := strings.IndexByte(route, '/'); i > 0 {
+		route = route[i:]
+	}
+	m, ok := t[route]
 	if !ok {
 		return "", false
 	}
-	if class, ok := m[c.Request().Method]; ok {
+	if class, ok := m[method]; ok {
 		return class, true
 	}
 	class, ok := m[""]

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"time"
 )
 
@@ -66,7 +67,12 @@ type Class struct {
 // bucket of (key, class.Name). A denial is a Decision with Allowed false and
 // a nil error; a non-nil error means no decision could be made (the store
 // failed, the store is closed, or the arguments are invalid), and the
-// Decision is the zero value. A denial never consumes tokens.
+// Decision is the zero value. A denial never consumes tokens. Allow
+// validates class and cost with [Class.Check].
+//
+// A [Limiter] makes every decision through its Store's Allow, whatever the
+// store's type, so a Store that wraps another (for metrics, tracing or
+// tests) sees every request.
 type Store interface {
 	// Allow decides one request of cost tokens for (key, class.Name): a
 	// Decision with Allowed true (tokens taken) or false (denied, RetryAfter
@@ -95,14 +101,22 @@ const (
 	maxWindow = int64(1) << 52
 )
 
-// validName reports whether name is a valid class name.
+// nameByte marks the bytes a class name may contain.
+var nameByte = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.'
+	}
+	return t
+}()
+
+// validName reports whether name is a valid class name. Every decision
+// checks it (see Class.Check), hence the table.
 func validName(name string) bool {
 	if len(name) == 0 || len(name) > maxClassName {
 		return false
 	}
 	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.') {
+		if !nameByte[name[i]] {
 			return false
 		}
 	}
@@ -126,14 +140,25 @@ func (r Rate) interval() (int64, error) {
 	if iv < 1 {
 		iv = 1
 	}
-	if iv > maxWindow/int64(r.Burst) {
+	// iv*Burst > maxWindow, without the division (every decision gets
+	// here) and without overflow.
+	if hi, lo := bits.Mul64(uint64(iv), uint64(r.Burst)); hi != 0 || lo > uint64(maxWindow) {
 		return 0, fmt.Errorf("%w: Burst/PerSecond exceeds %v", ErrInvalidClass, time.Duration(maxWindow))
 	}
 	return iv, nil
 }
 
-// check validates class and cost and returns the class's token interval.
-func (c Class) check(cost int) (int64, error) {
+// Check validates a decision of cost tokens on c, as every [Store] must
+// before it decides: it returns an error wrapping [ErrInvalidClass] for an
+// invalid name or rate, and one wrapping [ErrInvalidCost] unless
+// 1 <= cost <= c.Rate.Burst. Otherwise it returns the class's token
+// interval: the time one token takes to refill, rounded up to the
+// nanosecond so that a bucket never refills faster than its rate, and small
+// enough that a full window (Burst intervals) stays under 2^52 ns (about 52
+// days), so bucket times never overflow. It is exported for Store
+// implementations outside this package (ratelimit/redisstore), so that
+// every store accepts exactly the same classes and costs.
+func (c Class) Check(cost int) (time.Duration, error) {
 	if !validName(c.Name) {
 		return 0, fmt.Errorf("%w: name %q must be 1-%d bytes of [A-Za-z0-9_.-]", ErrInvalidClass, c.Name, maxClassName)
 	}
@@ -144,11 +169,12 @@ func (c Class) check(cost int) (int64, error) {
 	if cost < 1 || cost > c.Rate.Burst {
 		return 0, fmt.Errorf("%w: cost %d outside [1, burst %d]", ErrInvalidCost, cost, c.Rate.Burst)
 	}
-	return iv, nil
+	return time.Duration(iv), nil
 }
 
-// Validate reports whether c is usable: a valid name and rate.
+// Validate reports whether c is usable: a valid name and rate. It is
+// [Class.Check] of one token.
 func (c Class) Validate() error {
-	_, err := c.check(1)
+	_, err := c.Check(1)
 	return err
 }

@@ -8,25 +8,27 @@
 // A Store answers a Decision (allowed, limit, remaining, retry-after,
 // reset-after) for a key, a Class (name, rate per second, burst) and a cost.
 // A denial is a Decision; an error always means "no decision" (the store
-// failed), never "denied". Two stores are provided:
+// failed), never "denied". Every decision goes through the Store interface
+// (there is no fast path for a particular store), so a Store that wraps
+// another sees every request. Two stores are provided:
 //
-//   - MemoryStore, the embedded default: 256 shards selected by a seeded
-//     64-bit hash of (class, key), each a mutex (on its own cache lines)
-//     and an open-addressing table of 16-byte slots, that hash and one
-//     packed 64-bit bucket state, probed linearly and updated in place (no
-//     pointer, no per-key object, no global lock; a deletion shifts the
-//     cluster back instead of leaving a tombstone; a shard's table doubles
-//     under its own lock, at most to the size its share of the cap needs). The clock is monotonic (time never goes backwards, so a
-//     wall-clock step can neither refill nor drain buckets). The number of
-//     tracked buckets is capped: an insert into a full shard drops refilled
-//     buckets (free: a full bucket equals a new one) or, failing that, the
-//     one closest to full. A background sweeper drops refilled buckets a
-//     small batch per shard at a time, holding one shard lock for a few
-//     microseconds. Decisions do not allocate.
-//   - RedisStore, for a fleet: one Lua script per decision (EVALSHA, EVAL
-//     when Redis does not have it), one key per bucket with the key ID as
-//     Cluster hash tag, Redis's clock (TIME), a TTL that expires the key when
-//     the bucket is full, and a short per-call timeout.
+//   - [MemoryStore], the in-process default: decisions that never allocate
+//     and never contend on a global lock (the store is sharded by a seeded
+//     hash of (class, key)), a monotonic clock (a wall-clock step can
+//     neither refill nor drain buckets), and a hard cap on tracked buckets:
+//     an insert into a full shard drops refilled buckets (free: a full
+//     bucket equals a new one) or, failing that, the one closest to full.
+//     A background sweeper drops refilled buckets a small batch at a time;
+//     Close stops it.
+//   - redisstore.Store (package ratelimit/redisstore, so that a
+//     memory-only service links no Redis client), for a fleet: one Lua
+//     script per decision (EVALSHA, EVAL when Redis does not have it), one
+//     key per bucket with the key ID as Cluster hash tag, Redis's clock
+//     (TIME), a TTL that expires the key when the bucket is full, and a
+//     short per-call timeout.
+//
+// A Store written elsewhere validates its arguments with [Class.Check] and
+// staggers over [StaggerSlots], as both of these do.
 //
 // Both run the same algorithm: GCRA (the generic cell rate algorithm), which
 // is a token bucket stored as one timestamp, the theoretical arrival time
@@ -56,26 +58,31 @@
 // a caller ahead of it in line took them. An admission resets k to 0, so a
 // lone denied caller is told exactly allowAt.
 //
-// # Middleware
+// # Limiter
 //
-// RateLimit and RateLimitWithConfig (echo style, with a Skipper) key buckets
-// by the authenticated key ID (principal.KeyID by default; requests without
-// a key are not limited, so authentication must run first) and the endpoint
-// class of the route template c.Path() (never the raw URL path): Routes maps
-// templates to classes, ClassFunc handles the rest (default: read for GET
-// and HEAD, write otherwise). Every limited response, admitted or denied,
-// carries the draft-10 RateLimit-Policy ("<class>";q=<burst>;w=<seconds>)
-// and RateLimit ("<class>";r=<remaining>;t=<seconds until full>) fields. A
-// denied request is answered by returning apierror.RateLimited(retryAfter)
-// to the errkit error handler: 429 with details.retryAfterMs and the
-// matching Retry-After header.
+// A [Limiter] (built by [New] from a [Config]) is the whole rate-limit
+// decision of one request, free of any web framework: the adapters
+// (nethttp.RateLimit for net/http, middleware.RateLimit for echo) hand
+// [Limiter.Limit] the response header, the request and its route template,
+// and answer the error it returns. Buckets are keyed by the authenticated
+// key ID ([principal.KeyID] by default; requests without a key are not
+// limited, so authentication must run first) and the endpoint class of the
+// route template (never the raw URL path): Routes maps templates to
+// classes, ClassFunc handles the rest (default: read for GET and HEAD,
+// write otherwise). Every limited response, admitted or denied, carries the
+// draft-10 RateLimit-Policy ("<class>";q=<burst>;w=<seconds>) and RateLimit
+// ("<class>";r=<remaining>;t=<seconds until full>) fields. A denied request
+// gets apierror.RateLimited(retryAfter): 429 with details.retryAfterMs and
+// the matching Retry-After header, which Limit sets and errkit's error
+// writer renders identically.
 //
 // # Store failures
 //
-// A decision that cannot be made (Redis down or slow, store closed) is
-// logged with the request ID (middleware.LoggerFrom) and passed to
-// OnStoreError (for metrics). By default the limiter fails open: the
-// request passes, without RateLimit headers. With FailClosed it is answered
-// INTERNAL (500, the generic message; the cause is logged, never rendered).
-// A store failure is never answered RATE_LIMITED.
+// A decision that cannot be made (Redis down or slow, store closed, a class
+// missing from Classes) is logged with the request ID
+// ([requestid.Logger]) and passed to OnStoreError (for metrics). By default
+// the limiter fails open: the request passes, without RateLimit headers.
+// With FailClosed it is answered INTERNAL (500, the generic message; the
+// cause is logged, never rendered). A store failure is never answered
+// RATE_LIMITED.
 package ratelimit

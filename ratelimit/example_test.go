@@ -7,11 +7,6 @@ import (
 	"net/http/httptest"
 	"time"
 
-	"github.com/labstack/echo/v4"
-	"github.com/redis/go-redis/v9"
-	"go.uber.org/zap"
-
-	"github.com/layershq/errkit/middleware"
 	"github.com/layershq/errkit/principal"
 	"github.com/layershq/errkit/ratelimit"
 )
@@ -44,26 +39,19 @@ func ExampleNewMemoryStore() {
 	// after 1s: allowed=true
 }
 
-// The middleware goes after authentication (which records the key ID with
-// principal.Set) and answers RATE_LIMITED through the errkit error handler.
-func ExampleRateLimitWithConfig() {
-	store, err := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{})
+// A Limiter is what the errkit adapters (nethttp.RateLimit, and
+// middleware.RateLimit for echo) call after authentication has recorded the
+// key ID with principal.Set: Limit sets the RateLimit headers on the
+// response header and returns the error to answer a denied request with
+// (429 RATE_LIMITED, with Retry-After set to match).
+func ExampleLimiter_Limit() {
+	var now time.Duration // a fake clock keeps the example deterministic
+	store, err := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{Clock: func() time.Duration { return now }})
 	if err != nil {
 		panic(err)
 	}
 	defer store.Close()
-
-	e := echo.New()
-	if err := middleware.Install(e, middleware.Config{Logger: zap.NewNop()}); err != nil {
-		panic(err)
-	}
-	auth := func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			principal.Set(c, principal.Principal{KeyID: "key_123"}) // your API key check
-			return next(c)
-		}
-	}
-	e.Use(auth, ratelimit.RateLimitWithConfig(ratelimit.RateLimitConfig{
+	l, err := ratelimit.New(ratelimit.Config{
 		Store: store,
 		Classes: map[string]ratelimit.Rate{
 			ratelimit.ClassRead:  {PerSecond: 10, Burst: 1},
@@ -71,31 +59,20 @@ func ExampleRateLimitWithConfig() {
 			"upload":             {PerSecond: 0.2, Burst: 1},
 		},
 		Routes: map[string]string{"POST /v1/uploads": "upload", "/health": ""},
-	}))
-	e.GET("/v1/things/:id", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
-
-	for range 2 {
-		rec := httptest.NewRecorder()
-		e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/things/1", nil))
-		fmt.Printf("%d %s %s retry-after=%q\n", rec.Code,
-			rec.Header().Get("RateLimit-Policy"), rec.Header().Get("RateLimit"), rec.Header().Get("Retry-After"))
-	}
-	// Output:
-	// 200 "read";q=1;w=1 "read";r=0;t=1 retry-after=""
-	// 429 "read";q=1;w=1 "read";r=0;t=1 retry-after="1"
-}
-
-// A fleet shares buckets through Redis; the client must honour context
-// deadlines so the per-call timeout holds.
-func ExampleNewRedisStore() {
-	client := redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs:                 []string{"127.0.0.1:6379"},
-		ContextTimeoutEnabled: true,
 	})
-	defer client.Close()
-	store, err := ratelimit.NewRedisStore(client, ratelimit.RedisConfig{Timeout: 50 * time.Millisecond})
 	if err != nil {
 		panic(err)
 	}
-	_ = ratelimit.RateLimitWithConfig(ratelimit.RateLimitConfig{Store: store, FailClosed: false})
+
+	for range 2 {
+		r := httptest.NewRequest(http.MethodGet, "/v1/things/1", nil)
+		r = principal.Set(r, principal.Principal{KeyID: "key_123"}) // your API key check
+		h := http.Header{}                                          // the response's header
+		err := l.Limit(h, r, "/v1/things/{id}")                     // the route template
+		fmt.Printf("%s %s retry-after=%q err=%v\n",
+			h.Get("RateLimit-Policy"), h.Get("RateLimit"), h.Get("Retry-After"), err)
+	}
+	// Output:
+	// "read";q=1;w=1 "read";r=0;t=1 retry-after="" err=<nil>
+	// "read";q=1;w=1 "read";r=0;t=1 retry-after="1" err=RATE_LIMITED: Rate limit exceeded. Retry after the time given in Retry-After.
 }

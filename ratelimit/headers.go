@@ -1,8 +1,12 @@
 package ratelimit
 
 import (
+	"net/http"
 	"strconv"
 	"time"
+	"unsafe"
+
+	"github.com/layershq/errkit/apierror"
 )
 
 // Header names of the IETF httpapi-ratelimit-headers draft (-10), sent on
@@ -17,8 +21,10 @@ const (
 )
 
 // PolicyHeader returns the RateLimit-Policy field value of class:
-// "<name>";q=<burst>;w=<window in whole seconds, rounded up, at least 1>.
-// Class names need no escaping inside the quoted string (see Class.Name).
+// "<name>";q=<burst>;w=<window in whole seconds, rounded up, at least 1>
+// (the rounding of [apierror.RetryAfterSeconds], so that a client waiting w
+// seconds never comes back early). Class names need no escaping inside the
+// quoted string (see Class.Name).
 func PolicyHeader(class Class) string {
 	b := make([]byte, 0, len(class.Name)+32)
 	b = append(b, '"')
@@ -26,12 +32,13 @@ func PolicyHeader(class Class) string {
 	b = append(b, `";q=`...)
 	b = strconv.AppendInt(b, int64(class.Rate.Burst), 10)
 	b = append(b, ";w="...)
-	b = strconv.AppendInt(b, max(ceilSeconds(class.Rate.Window()), 1), 10)
+	b = strconv.AppendInt(b, apierror.RetryAfterSeconds(class.Rate.Window()), 10)
 	return string(b)
 }
 
 // StateHeader returns the RateLimit field value for a decision on class:
-// "<name>";r=<remaining>;t=<seconds until the bucket is full, rounded up>.
+// "<name>";r=<remaining>;t=<seconds until the bucket is full, rounded up;
+// 0 when it is full>.
 func StateHeader(class string, d Decision) string {
 	var buf [stateHeaderCap]byte
 	return string(appendStateHeader(buf[:0], class, d))
@@ -48,17 +55,51 @@ func appendStateHeader(b []byte, class string, d Decision) []byte {
 	b = append(b, `";r=`...)
 	b = strconv.AppendInt(b, int64(d.Remaining), 10)
 	b = append(b, ";t="...)
-	return strconv.AppendInt(b, ceilSeconds(d.ResetAfter), 10)
+	return strconv.AppendInt(b, resetSeconds(d.ResetAfter), 10)
 }
 
-// ceilSeconds is d in whole seconds rounded up (0 for d <= 0).
-func ceilSeconds(d time.Duration) int64 {
+// resetSeconds is the t= parameter of the RateLimit field for a bucket
+// that is full again after d: [apierror.RetryAfterSeconds] (whole seconds,
+// rounded up), except 0 when d <= 0. t= is the time until the quota is
+// restored, and the draft makes it a non-negative integer: a full bucket
+// is restored now, and its honest value is 0. Retry-After and w= keep
+// apierror's floor of 1, since a client told 0 there would retry at once.
+// One rounding rule (apierror's), one exception, here.
+func resetSeconds(d time.Duration) int64 {
 	if d <= 0 {
 		return 0
 	}
-	s := int64(d / time.Second)
-	if d%time.Second != 0 {
-		s++
-	}
-	return s
+	return apierror.RetryAfterSeconds(d)
+}
+
+// Canonical forms of the RateLimit header names, the map keys Header.Set
+// would use: assigning them directly skips a canonicalization that
+// allocates for these two names.
+var (
+	keyRateLimitPolicy = http.CanonicalHeaderKey(HeaderRateLimitPolicy)
+	keyRateLimit       = http.CanonicalHeaderKey(HeaderRateLimit)
+)
+
+// headerValues holds both RateLimit header values of one response and the
+// bytes of the state value, so that setting both headers costs one
+// allocation.
+type headerValues struct {
+	vals [2]string
+	buf  [stateHeaderCap]byte
+}
+
+// setHeaders sets RateLimit-Policy (policy) and RateLimit on h for a
+// decision d on the class named name: what Header.Set of both would do, in
+// one allocation. The values are capacity-1 slices, so a later Header.Add
+// copies rather than writes into the other header's value.
+func setHeaders(h http.Header, name, policy string, d Decision) {
+	hv := new(headerValues)
+	b := appendStateHeader(hv.buf[:0], name, d)
+	hv.vals[0] = policy
+	// b is never written again (it lives in hv.buf, or in its own array
+	// if a future format outgrew the buffer), so viewing it as a string is
+	// safe.
+	hv.vals[1] = unsafe.String(unsafe.SliceData(b), len(b))
+	h[keyRateLimitPolicy] = hv.vals[0:1:1]
+	h[keyRateLimit] = hv.vals[1:2:2]
 }

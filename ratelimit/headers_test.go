@@ -47,7 +47,7 @@ func TestSetHeaders(t *testing.T) {
 	want.Set(HeaderRateLimit, StateHeader(cl.Name, d))
 
 	got := http.Header{}
-	setHeaders(got, cl.Name, classEntry{class: cl, policy: PolicyHeader(cl)}, d)
+	setHeaders(got, cl.Name, PolicyHeader(cl), d)
 	assert.Equal(t, want, got)
 
 	got.Add(HeaderRateLimitPolicy, "x")

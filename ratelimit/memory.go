@@ -47,7 +47,7 @@ const (
 	// evictSample is how many entries an insert into a full shard examines.
 	evictSample = 8
 	// denyBits is the number of low bits of a packed bucket holding the
-	// denial counter (staggerSlots must fit).
+	// denial counter (StaggerSlots must fit).
 	denyBits = 4
 	// maxTat bounds the store clock so packed times never overflow (2^59
 	// ns, about 18 years of uptime).
@@ -201,20 +201,15 @@ func tatOf(v uint64) int64 { return int64(v >> denyBits) }
 // held for one table probe and a store in place (plus, for a new bucket, an
 // insert that may evict up to evictSample entries or double the shard's
 // table), and does not allocate except when a shard's table grows.
-func (s *MemoryStore) Allow(ctx context.Context, key string, class Class, cost int) (Decision, error) {
-	iv, err := class.check(cost)
+func (s *MemoryStore) Allow(_ context.Context, key string, class Class, cost int) (Decision, error) {
+	ivd, err := class.Check(cost)
 	if err != nil {
 		return Decision{}, err
 	}
-	return s.allow(key, class, iv, cost)
-}
-
-// allow is Allow for a class and cost already validated, whose token
-// interval is iv.
-func (s *MemoryStore) allow(key string, class Class, iv int64, cost int) (Decision, error) {
 	if s.closed.Load() {
 		return Decision{}, ErrClosed
 	}
+	iv := int64(ivd)
 	h := s.hash(class.Name, key)
 	sh := &s.shards[(h>>56)&s.mask]
 	// Reading the clock once, before taking the lock, keeps the critical

@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/layershq/errkit/ratelimit/internal/storetest"
 )
 
 // fakeClock is an injectable store clock that only moves when told.
@@ -153,7 +154,7 @@ func TestMemoryStoreStagger(t *testing.T) {
 				distinct[(d.RetryAfter + time.Millisecond - 1).Milliseconds()] = true
 				// Never earlier than the true refill (one interval), and the
 				// i-th caller is i slots (mod 16) after it.
-				assert.Equal(t, tt.interval+time.Duration(i%staggerSlots)*tt.step, d.RetryAfter, "caller %d", i)
+				assert.Equal(t, tt.interval+time.Duration(i%StaggerSlots)*tt.step, d.RetryAfter, "caller %d", i)
 			}
 			assert.GreaterOrEqual(t, len(distinct), 5, "distinct retryAfterMs values: %v", retries)
 
@@ -169,7 +170,7 @@ func TestMemoryStoreStagger(t *testing.T) {
 			assert.False(t, d.Allowed, "a token before the true refill")
 
 			// The first 16 callers come back at their times, in order.
-			for i := range staggerSlots {
+			for i := range StaggerSlots {
 				clk.ns.Store(int64(time.Hour) + int64(retries[i]))
 				d, err := st.Allow(ctx, "k", class, 1)
 				require.NoError(t, err)
@@ -225,50 +226,11 @@ func TestMemoryStoreExact(t *testing.T) {
 	require.NoError(t, err)
 	defer st.Close()
 	class := Class{Name: "write", Rate: Rate{PerSecond: 500, Burst: 50}}
-	admitted, elapsed := hammer(t, 2*time.Second, 8, func(ctx context.Context) (Decision, error) {
-		return st.Allow(ctx, "key_exact", class, 1)
+	admitted, elapsed := storetest.Hammer(t, 2*time.Second, 8, func(ctx context.Context) (bool, error) {
+		d, err := st.Allow(ctx, "key_exact", class, 1)
+		return d.Allowed, err
 	})
-	assertExact(t, class.Rate, admitted, elapsed)
-}
-
-// hammer calls allow from n goroutines for d and returns the number of
-// admitted requests and the time from the first call to the last return.
-func hammer(t *testing.T, d time.Duration, n int, allow func(context.Context) (Decision, error)) (int64, time.Duration) {
-	t.Helper()
-	var admitted, failed atomic.Int64
-	var wg sync.WaitGroup
-	ctx := context.Background()
-	start := time.Now()
-	deadline := start.Add(d)
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for time.Now().Before(deadline) {
-				dec, err := allow(ctx)
-				if err != nil {
-					failed.Add(1)
-					continue
-				}
-				if dec.Allowed {
-					admitted.Add(1)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	require.Zero(t, failed.Load(), "failed decisions")
-	return admitted.Load(), elapsed
-}
-
-// assertExact checks burst + rate×T (+1) >= admitted >= 90% of it.
-func assertExact(t *testing.T, r Rate, admitted int64, elapsed time.Duration) {
-	t.Helper()
-	bound := float64(r.Burst) + r.PerSecond*elapsed.Seconds() + 1
-	t.Logf("admitted %d in %v, bound %.1f", admitted, elapsed, bound)
-	assert.LessOrEqual(t, float64(admitted), bound, "more admitted than the bucket allows")
-	assert.GreaterOrEqual(t, float64(admitted), 0.9*bound, "starvation: far fewer admitted than the bucket allows")
+	storetest.AssertExact(t, class.Rate.PerSecond, class.Rate.Burst, admitted, elapsed)
 }
 
 // TestMemoryStoreCap: a million distinct keys never push the store over

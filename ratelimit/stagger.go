@@ -2,24 +2,25 @@ package ratelimit
 
 import "time"
 
-// staggerSlots is the number of distinct retry times handed to callers
-// denied on one bucket before the next admission (see the package
-// documentation). The Redis script receives it as an argument so both stores
-// stagger identically.
-const staggerSlots = 16
+// StaggerSlots is the number of distinct retry times a store hands to
+// callers denied on one bucket before its next admission (see the package
+// documentation). Every store staggers over this many slots (the Redis
+// store passes it to its script), so that a fleet and a single server tell
+// the same retry times.
+const StaggerSlots = 16
 
 // staggerStep is the distance between two consecutive stagger slots: the
 // time one more request of this cost takes to refill (so the k-th caller in
 // line is told when the k-th request's tokens exist), but never more than
-// 1/staggerSlots of the bucket's full refill window, so that all slots fit in
+// 1/StaggerSlots of the bucket's full refill window, so that all slots fit in
 // one window.
 func staggerStep(increment, limit int64) int64 {
-	return min(increment, limit/staggerSlots)
+	return min(increment, limit/StaggerSlots)
 }
 
 // bucketState is a bucket's state: the theoretical arrival time (the moment
 // the bucket would be full again, in the store's clock) and the number of
-// callers denied since the last admission, modulo staggerSlots.
+// callers denied since the last admission, modulo StaggerSlots.
 type bucketState struct {
 	tat    int64
 	denied int64
@@ -55,6 +56,6 @@ func decide(st bucketState, now, interval, increment int64, burst int) (Decision
 			ResetAfter: time.Duration(tat - now),
 		}, bucketState{
 			tat:    tat,
-			denied: (st.denied + 1) % staggerSlots,
+			denied: (st.denied + 1) % StaggerSlots,
 		}
 }

@@ -19,17 +19,17 @@ func FuzzParseRetryAfter(f *testing.F) {
 	}
 	now := time.Date(2026, 4, 18, 14, 22, 10, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, v string) {
-		d, ok := parseRetryAfter(v, now)
+		d, ok := apierror.ParseRetryAfter(v, now)
 		if d < 0 {
-			t.Fatalf("parseRetryAfter(%q) = %v < 0", v, d)
+			t.Fatalf("apierror.ParseRetryAfter(%q) = %v < 0", v, d)
 		}
 		if !ok && d != 0 {
-			t.Fatalf("parseRetryAfter(%q) = %v, false", v, d)
+			t.Fatalf("apierror.ParseRetryAfter(%q) = %v, false", v, d)
 		}
 		// delay-seconds is 1*DIGIT: "+1" and "-1" are not delay-seconds.
 		if s, err := strconv.ParseInt(v, 10, 64); err == nil && v[0] >= '0' && v[0] <= '9' && s < 1<<32 {
 			if !ok || d != time.Duration(s)*time.Second {
-				t.Fatalf("parseRetryAfter(%q) = %v, %v", v, d, ok)
+				t.Fatalf("apierror.ParseRetryAfter(%q) = %v, %v", v, d, ok)
 			}
 		}
 	})

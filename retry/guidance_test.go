@@ -270,7 +270,7 @@ func TestGuidance(t *testing.T) {
 				return
 			}
 			assert.Equal(t, tt.wantCode, apierror.CodeOf(err))
-			assert.ErrorIs(t, err, tt.wantCode)
+			assert.True(t, apierror.HasCode(err, tt.wantCode))
 			e, ok := apierror.As(err)
 			require.True(t, ok)
 			assert.Equal(t, "req_"+itoa(len(hits)), e.RequestID(), "the requestId of the last attempt")

@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/layershq/errkit/apierror"
@@ -189,7 +188,7 @@ func (p Policy) decideResponse(st state, resp *http.Response, decoded error) ver
 	case *apierror.ResponseError:
 		switch e.Status {
 		case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-			if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), st.now); ok {
+			if d, ok := apierror.ParseRetryAfter(resp.Header.Get("Retry-After"), st.now); ok {
 				v = verdict{decision: Retry, wait: d, reason: fmt.Sprintf("HTTP %d without an error envelope: Retry-After", e.Status)}
 			} else {
 				v = p.backoffVerdict(st, fmt.Sprintf("HTTP %d without an error envelope: transient, backoff", e.Status))
@@ -227,7 +226,7 @@ func (p Policy) adviceFor(st state, e *apierror.Error, h http.Header) verdict {
 		if d, ok := e.RetryAfter(); ok && d > 0 {
 			return verdict{decision: Retry, wait: d, reason: code + ": wait out the cooldown, then probe"}
 		}
-		if d, ok := parseRetryAfter(h.Get("Retry-After"), st.now); ok {
+		if d, ok := apierror.ParseRetryAfter(h.Get("Retry-After"), st.now); ok {
 			return verdict{decision: Retry, wait: d, reason: code + ": wait out Retry-After, then probe"}
 		}
 		return p.backoffVerdict(st, code+": no cooldown given, backoff")
@@ -290,7 +289,7 @@ func permanent(err error) bool {
 // the longer of the two when they disagree (never earlier than either asks),
 // and whichever one is present otherwise.
 func rateLimitWait(e *apierror.Error, h http.Header, now time.Time) (time.Duration, bool, string) {
-	hd, hok := parseRetryAfter(h.Get("Retry-After"), now)
+	hd, hok := apierror.ParseRetryAfter(h.Get("Retry-After"), now)
 	md, mok := retryAfterMs(e)
 	switch {
 	case hok && mok:
@@ -338,35 +337,4 @@ func retryAfterMs(e *apierror.Error) (time.Duration, bool) {
 		return maxWire, true
 	}
 	return time.Duration(ms) * time.Millisecond, true
-}
-
-// parseRetryAfter reads a Retry-After header (RFC 9110 §10.2.3): delay-seconds
-// or an HTTP-date, a date in the past meaning 0. It reports false when the
-// header is absent or unreadable. Huge values saturate rather than overflow.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if v[0] >= '0' && v[0] <= '9' {
-		for i := 0; i < len(v); i++ {
-			if v[i] < '0' || v[i] > '9' {
-				return 0, false
-			}
-		}
-		s, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || s > maxWire/int64(time.Second) {
-			return maxWire, true // only ErrRange is possible: all digits
-		}
-		return time.Duration(s) * time.Second, true
-	}
-	t, err := http.ParseTime(v)
-	if err != nil {
-		return 0, false
-	}
-	d := t.Sub(now)
-	if d < 0 {
-		d = 0
-	}
-	return d, true
 }

@@ -63,7 +63,7 @@ func TestParseRetryAfter(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			d, ok := parseRetryAfter(tt.in, now)
+			d, ok := apierror.ParseRetryAfter(tt.in, now)
 			assert.Equal(t, tt.wantOK, ok)
 			assert.Equal(t, tt.want, d)
 		})

@@ -1,9 +1,11 @@
 // Command barewhoami is the load-test baseline of examples/partnerapi: a bare
-// echo server answering GET /v1/whoami with the same bearer-key lookup and
-// the same JSON, and nothing of errkit (no request IDs, error envelope, kill
-// switches, rate limits, idempotency or logging).
+// server answering GET /v1/whoami with the same bearer-key lookup and the
+// same JSON, and nothing of errkit (no request IDs, error envelope, kill
+// switches, rate limits, idempotency or logging), on the same frameworks
+// partnerapi is served on: echo v4 (-framework echo4, the default) or
+// net/http's ServeMux (-framework nethttp).
 //
-//	go run ./examples/barewhoami -addr 127.0.0.1:8081
+//	go run ./examples/barewhoami -addr 127.0.0.1:8081 -framework nethttp
 //
 // examples/partnerapi/loadtest.sh measures both in the same run.
 package main
@@ -11,6 +13,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -39,25 +42,55 @@ var keys = map[[sha256.Size]byte]caller{
 	sha256.Sum256([]byte("lp_broke")):         {"key_broke", "org_broke", []string{"content:read", "content:write", "jobs:read"}},
 }
 
-func whoami(c echo.Context) error {
-	scheme, token, ok := strings.Cut(c.Request().Header.Get(echo.HeaderAuthorization), " ")
+// lookup authenticates an Authorization header value as partnerapi does.
+func lookup(header string) (caller, bool) {
+	scheme, token, ok := strings.Cut(header, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") {
-		return echo.ErrUnauthorized
+		return caller{}, false
 	}
 	who, ok := keys[sha256.Sum256([]byte(token))]
-	if !ok {
-		return echo.ErrUnauthorized
-	}
-	return c.JSON(http.StatusOK, who)
+	return who, ok
+}
+
+// servers are the baselines, by -framework name.
+var servers = map[string]func() http.Handler{
+	"echo4": func() http.Handler {
+		e := echo.New()
+		e.HideBanner, e.HidePort = true, true
+		e.GET("/v1/whoami", func(c echo.Context) error {
+			who, ok := lookup(c.Request().Header.Get(echo.HeaderAuthorization))
+			if !ok {
+				return echo.ErrUnauthorized
+			}
+			return c.JSON(http.StatusOK, who)
+		})
+		return e
+	},
+	"nethttp": func() http.Handler {
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /v1/whoami", func(w http.ResponseWriter, r *http.Request) {
+			who, ok := lookup(r.Header.Get("Authorization"))
+			if !ok {
+				http.Error(w, "Unauthorized", http.StatusUnauthorized)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(who)
+		})
+		return mux
+	},
 }
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8081", "listen address")
+	framework := flag.String("framework", "echo4", "web framework: echo4 or nethttp")
 	flag.Parse()
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	e.GET("/v1/whoami", whoami)
-	srv := &http.Server{Addr: *addr, Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	newHandler, ok := servers[*framework]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "barewhoami: -framework %q: want echo4 or nethttp\n", *framework)
+		os.Exit(2)
+	}
+	srv := &http.Server{Addr: *addr, Handler: newHandler(), ReadHeaderTimeout: 10 * time.Second}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -69,7 +102,7 @@ func main() {
 		defer cancel()
 		_ = srv.Shutdown(shutdownCtx) // in-flight requests finish
 	}()
-	fmt.Printf("bare whoami on http://%s\n", *addr)
+	fmt.Printf("bare whoami (%s) on http://%s\n", *framework, *addr)
 	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		fmt.Fprintln(os.Stderr, "barewhoami:", err)
 		os.Exit(1)

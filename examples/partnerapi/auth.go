@@ -2,9 +2,8 @@ package main
 
 import (
 	"crypto/subtle"
+	"net/http"
 	"strings"
-
-	"github.com/labstack/echo/v4"
 
 	"github.com/layershq/errkit/apierror"
 	"github.com/layershq/errkit/principal"
@@ -20,49 +19,33 @@ func bearerToken(header string) (string, bool) {
 	return token, true
 }
 
-// authenticate is the service's authentication middleware: it verifies the
-// API key and records the caller with principal.Set, which the rate limiter,
-// the kill switch and the idempotency middleware read. A missing, malformed or
-// unknown key is UNAUTHENTICATED; the key itself is never echoed or logged.
-func authenticate(s *store) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			header := c.Request().Header.Get(echo.HeaderAuthorization)
-			if header == "" {
-				return apierror.Unauthenticated().WithMessage("The Authorization header is missing.")
-			}
-			secret, ok := bearerToken(header)
-			if !ok {
-				return apierror.Unauthenticated().WithMessage("The Authorization header must be \"Bearer <API key>\".")
-			}
-			p, ok := s.authenticate(secret)
-			if !ok {
-				return apierror.Unauthenticated().WithMessage("The API key is not valid.")
-			}
-			principal.Set(c, p)
-			return next(c)
-		}
+// authenticateRequest is the service's authentication: it verifies the API key and
+// returns r with the caller recorded by principal.Set, which the rate
+// limiter, the kill switch and the idempotency guard read. A missing,
+// malformed or unknown key is UNAUTHENTICATED; the key itself is never
+// echoed or logged. Each framework's wiring runs it as middleware and
+// carries the returned request on.
+func (s *store) authenticateRequest(r *http.Request) (*http.Request, error) {
+	header := r.Header.Get("Authorization")
+	if header == "" {
+		return nil, apierror.Unauthenticated().WithMessage("The Authorization header is missing.")
 	}
-}
-
-// requireScope answers FORBIDDEN_SCOPE with details.requiredScope unless the
-// authenticated key was granted scope.
-func requireScope(scope string) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			if p, _ := principal.From(c); !p.HasScope(scope) {
-				return apierror.ForbiddenScope(scope)
-			}
-			return next(c)
-		}
+	secret, ok := bearerToken(header)
+	if !ok {
+		return nil, apierror.Unauthenticated().WithMessage("The Authorization header must be \"Bearer <API key>\".")
 	}
+	p, ok := s.authenticate(secret)
+	if !ok {
+		return nil, apierror.Unauthenticated().WithMessage("The API key is not valid.")
+	}
+	return principal.Set(r, p), nil
 }
 
 // adminAuthorizer guards the operator API with a fixed bearer token, compared
 // in constant time. Any failure is UNAUTHENTICATED.
-func adminAuthorizer(token string) func(c echo.Context) (string, error) {
-	return func(c echo.Context) (string, error) {
-		got, ok := bearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
+func adminAuthorizer(token string) func(r *http.Request) (string, error) {
+	return func(r *http.Request) (string, error) {
+		got, ok := bearerToken(r.Header.Get("Authorization"))
 		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
 			return "", apierror.Unauthenticated()
 		}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -55,18 +56,40 @@ type binary struct {
 	base           string // http://addr
 }
 
-// startBinary builds the real command, starts it on a free loopback port
-// and waits until /healthz answers. The process is killed at cleanup if the
-// test has not stopped it.
-func startBinary(t *testing.T) *binary {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "partnerapi")
+// binaryDir holds the command built by buildBinary, once for every test.
+var binaryDir string
+
+// buildBinary builds the real command once per test run and returns its
+// path.
+var buildBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "partnerapi-test-")
+	if err != nil {
+		return "", err
+	}
+	binaryDir = dir
+	bin := filepath.Join(dir, "partnerapi")
 	build := exec.Command("go", "build", "-o", bin, ".")
 	build.Stderr = os.Stderr
-	require.NoError(t, build.Run())
+	return bin, build.Run()
+})
+
+// removeBinary removes what buildBinary built; TestMain calls it.
+func removeBinary() {
+	if binaryDir != "" {
+		_ = os.RemoveAll(binaryDir)
+	}
+}
+
+// startBinary starts the real command with -framework framework on a free
+// loopback port and waits until /healthz answers. The process is killed at
+// cleanup if the test has not stopped it.
+func startBinary(t *testing.T, framework string) *binary {
+	t.Helper()
+	bin, err := buildBinary()
+	require.NoError(t, err, "go build")
 
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	b := &binary{cmd: exec.Command(bin, "-addr", addr), exited: make(chan error, 1), base: "http://" + addr}
+	b := &binary{cmd: exec.Command(bin, "-addr", addr, "-framework", framework), exited: make(chan error, 1), base: "http://" + addr}
 	b.cmd.Stdout, b.cmd.Stderr = &b.stdout, &b.stderr
 	require.NoError(t, b.cmd.Start())
 	go func() { b.exited <- b.cmd.Wait() }()
@@ -92,10 +115,11 @@ func startBinary(t *testing.T) *binary {
 // it with SIGINT and checks a clean exit, the banner on stdout and JSON log
 // lines with the requestId on stderr.
 func TestBinary(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	b := startBinary(t)
+	forEachFramework(t, testBinary)
+}
+
+func testBinary(t *testing.T, framework string) {
+	b := startBinary(t, framework)
 	cmd, exited, base := b.cmd, b.exited, b.base
 	stdout, stderr := &b.stdout, &b.stderr
 
@@ -115,7 +139,7 @@ func TestBinary(t *testing.T) {
 	require.Equal(t, 0, cmd.ProcessState.ExitCode())
 
 	out := stdout.String()
-	require.Contains(t, out, base)
+	require.Contains(t, out, base+" ("+framework+")")
 	for _, k := range demoKeys {
 		require.Contains(t, out, k.Secret)
 	}
@@ -126,7 +150,7 @@ func TestBinary(t *testing.T) {
 		var m map[string]any
 		require.NoError(t, json.Unmarshal([]byte(line), &m), "stderr line is not JSON: %s", line)
 		require.Contains(t, m, "level")
-		require.Contains(t, m, "ts")
+		require.Contains(t, m, "time")
 		require.Contains(t, m, "msg")
 		if _, about := m["route"]; about {
 			require.Regexp(t, `^req_`, m["requestId"], "request line without requestId: %s", line)
@@ -138,6 +162,8 @@ func TestBinary(t *testing.T) {
 			require.EqualValues(t, 200, m["status"])
 		case m["requestId"] == unauth.header.Get("X-Request-Id") && m["code"] == "UNAUTHENTICATED":
 			sawUnauth = true
+		case m["msg"] == "listening":
+			require.Equal(t, framework, m["framework"])
 		case m["msg"] == "stopped":
 			sawStopped = true
 		}
@@ -156,6 +182,9 @@ func TestFlags(t *testing.T) {
 		{"-write-rate", "-1"},
 		{"-read-rate", "NaN"},
 		{"-nope"},
+		{"-framework", "echo5"},
+		{"-framework", ""},
+		{"-framework", "Echo4"},
 	} {
 		var out bytes.Buffer
 		require.Error(t, run(args, &out), "%v", args)
@@ -164,6 +193,11 @@ func TestFlags(t *testing.T) {
 	r, err := rate(1e9, 1e9)
 	require.NoError(t, err)
 	require.Equal(t, 1_000_000_000, r.Burst)
+
+	err = run([]string{"-framework", "gin"}, io.Discard)
+	require.EqualError(t, err, `-framework "gin": want one of echo4, nethttp`)
+	_, err = New(Config{Framework: "gin"})
+	require.EqualError(t, err, `unknown framework "gin": want one of echo4, nethttp`)
 }
 
 // TestBinaryGracefulStop checks "shuts down gracefully on SIGTERM (in-flight
@@ -171,24 +205,32 @@ func TestFlags(t *testing.T) {
 // when SIGTERM lands is served to the end (202), no new connection is
 // accepted meanwhile, and the process then exits 0.
 func TestBinaryGracefulStop(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	b := startBinary(t)
+	forEachFramework(t, testBinaryGracefulStop)
+}
+
+func testBinaryGracefulStop(t *testing.T, framework string) {
+	b := startBinary(t, framework)
 	cmd, exited, stderr := b.cmd, b.exited, &b.stderr
 	addr := strings.TrimPrefix(b.base, "http://")
 
-	// The request line, the headers and half of the body, over a raw
-	// connection, so the request is in flight when the signal arrives.
+	// The request line and the headers, over a raw connection, with
+	// "Expect: 100-continue": net/http answers 100 Continue when the
+	// handler starts reading the body, so once it has arrived the request
+	// is in flight inside the handler, waiting for a body that is only sent
+	// after the signal.
 	conn, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	defer conn.Close()
 	body := `{"hook":"graceful stop"}`
 	_, err = conn.Write([]byte("POST /v1/projects/prj_auto/content HTTP/1.1\r\nHost: " + addr +
 		"\r\nAuthorization: Bearer " + keyFull + "\r\nContent-Type: application/json\r\nContent-Length: " +
-		strconv.Itoa(len(body)) + "\r\n\r\n" + body[:10]))
+		strconv.Itoa(len(body)) + "\r\nExpect: 100-continue\r\n\r\n"))
 	require.NoError(t, err)
-	time.Sleep(200 * time.Millisecond) // the server has read the headers
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
+	br := bufio.NewReader(conn)
+	cont, err := http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusContinue, cont.StatusCode)
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	require.Eventually(t, func() bool {
@@ -204,10 +246,10 @@ func TestBinaryGracefulStop(t *testing.T) {
 	default:
 	}
 
-	_, err = conn.Write([]byte(body[10:]))
+	_, err = conn.Write([]byte(body))
 	require.NoError(t, err)
 	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	resp, err := http.ReadResponse(br, nil)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	require.Equal(t, http.StatusAccepted, resp.StatusCode, "the in-flight request was served")

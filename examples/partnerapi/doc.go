@@ -1,19 +1,29 @@
 // Command partnerapi is a runnable demo of the Layers Partner API in which
-// every piece of errkit works for real: request IDs and the error envelope
-// (middleware), kill switches (killswitch), rate limits per API key and
-// endpoint class (ratelimit), Idempotency-Key replay (idempotency) and job
-// failures (jobs), in front of a small seeded in-memory domain.
+// every piece of errkit works for real: request IDs and the error envelope,
+// kill switches (killswitch), rate limits per API key and endpoint class
+// (ratelimit), Idempotency-Key replay (idempotency) and job failures (jobs),
+// in front of a small seeded in-memory domain.
 //
 //	go run ./examples/partnerapi
 //
-// starts it on 127.0.0.1:8080 with everything in memory. With -redis
+// starts it on 127.0.0.1:8080 on echo v4 with everything in memory.
+// -framework nethttp serves the same API on net/http's ServeMux instead,
+// through errkit's nethttp adapter; every route, status, header and body
+// byte is the same (TestSameWire holds them to it). With -redis
 // redis://127.0.0.1:6379/0 the rate limits, kill switches and idempotency
-// records live in Redis, and several instances form one fleet.
+// records live in Redis, and several instances form one fleet, of one
+// framework or of both.
 //
-// The wiring, in server.go, is the order a service should use:
+// The business logic is written once, against net/http: the handlers
+// (handlers.go, errorsroute.go) read *http.Request (path parameters with
+// r.PathValue), write successes and return errors; the route table
+// (routes.go) says which middleware each route needs; server.go builds the
+// stores and errkit's framework-free guards. Only routing and wiring are per
+// framework, one file each: server_echo4.go and server_nethttp.go. Both
+// mount the table in the order a service should use:
 //
-//  1. middleware.Install: request IDs, panic recovery, the envelope error
-//     handler (and, with -access-log, one log line per request);
+//  1. the adapter's Install: request IDs, panic recovery, the envelope error
+//     writer (and, with -access-log, one log line per request);
 //  2. the global kill switch on /v1, before authentication;
 //  3. the service's authentication, which records the caller with
 //     principal.Set;
@@ -21,9 +31,15 @@
 //  5. the rate limiter, per (key ID, endpoint class);
 //  6. the 1 MiB body limit;
 //  7. Idempotency-Key handling on POST;
-//  8. per-route scope checks, then the handler.
+//  8. the route's scope check, then the handler.
 //
 // Handlers return *apierror.Error values (or any error) and never write an
-// error body themselves. GET /v1/errors lists the catalogue and
-// GET /v1/errors/:code/example answers any code exactly as the API would.
+// error body themselves. Whatever the table does not serve answers
+// NOT_FOUND (with Allow when only the method is wrong) through the same
+// chain on every framework, rather than through the router's own 404, 405
+// or OPTIONS answers. Both frameworks report the same route templates
+// (echo's syntax, "/v1/content/:containerId") to logs, the rate limiter and
+// the idempotency fingerprint, so a mixed fleet shares buckets and replays.
+// GET /v1/errors lists the catalogue and GET /v1/errors/{code}/example
+// answers any code exactly as the API would.
 package main

@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/labstack/echo/v4"
-
 	"github.com/layershq/errkit/apierror"
 	"github.com/layershq/errkit/idempotency"
 )
@@ -20,14 +18,14 @@ type catalogueResponse struct {
 // listErrors answers GET /v1/errors with the catalogue, straight from
 // apierror's table: code, status, category, retry advice, guaranteed details,
 // message, meaning and what to check.
-func listErrors(c echo.Context) error {
+func listErrors(w http.ResponseWriter, _ *http.Request) error {
 	specs := apierror.Catalogue()
 	for i := range specs {
 		if specs[i].Details == nil {
 			specs[i].Details = []string{} // [] rather than null: "no guaranteed details"
 		}
 	}
-	return c.JSON(http.StatusOK, catalogueResponse{specs})
+	return writeJSON(w, http.StatusOK, catalogueResponse{specs})
 }
 
 // exampleSecret is the fake credential in the cause of the INTERNAL example:
@@ -42,78 +40,80 @@ const exampleContainerID = "cnt_7d18b9a1-8b2c-4f3e-a4d5-6e7f8a9b0c1d"
 const exampleGlobalRetryAfter = "120"
 
 // examples builds, for every code, the error a real request would get, with
-// representative details. The handler returns it and errkit's error handler
+// representative details. The handler returns it and errkit's error writer
 // renders it, so status, headers (Retry-After) and envelope are exactly what
-// the API sends.
-var examples = map[apierror.Code]func(c echo.Context) error{
-	apierror.CodeUnauthenticated: func(echo.Context) error { return apierror.Unauthenticated() },
-	apierror.CodeForbiddenScope:  func(echo.Context) error { return apierror.ForbiddenScope(scopeContentWrite) },
-	apierror.CodeForbiddenFence:  func(echo.Context) error { return apierror.ForbiddenFence("engagement") },
-	apierror.CodeNotFound:        func(echo.Context) error { return apierror.NotFound() },
-	apierror.CodeConflict:        func(echo.Context) error { return apierror.Conflict("already_approved") },
-	apierror.CodeIdempotencyConflict: func(echo.Context) error {
+// the API sends. An example may set headers (h is the response's) that the
+// real error path sets before rendering.
+var examples = map[apierror.Code]func(h http.Header) error{
+	apierror.CodeUnauthenticated: func(http.Header) error { return apierror.Unauthenticated() },
+	apierror.CodeForbiddenScope:  func(http.Header) error { return apierror.ForbiddenScope(scopeContentWrite) },
+	apierror.CodeForbiddenFence:  func(http.Header) error { return apierror.ForbiddenFence("engagement") },
+	apierror.CodeNotFound:        func(http.Header) error { return apierror.NotFound() },
+	apierror.CodeConflict:        func(http.Header) error { return apierror.Conflict("already_approved") },
+	apierror.CodeIdempotencyConflict: func(http.Header) error {
+		// The route template as both frameworks report it (see routeTemplate).
 		const route = "/v1/projects/:projectId/content"
 		params := []idempotency.Param{{Name: "projectId", Value: "prj_demo"}}
 		return apierror.IdempotencyConflict(
 			idempotency.Fingerprint(http.MethodPost, route, params, "", []byte(`{"hook":"first"}`)),
 			idempotency.Fingerprint(http.MethodPost, route, params, "", []byte(`{"hook":"second"}`)))
 	},
-	apierror.CodeValidation: func(echo.Context) error {
+	apierror.CodeValidation: func(http.Header) error {
 		return apierror.Validation(
 			apierror.Issue{Path: "hook", Message: "must be at most 280 characters."},
 			apierror.Issue{Path: "publishAt", Message: "must be in the future."})
 	},
-	apierror.CodeUploadIncomplete: func(echo.Context) error {
+	apierror.CodeUploadIncomplete: func(http.Header) error {
 		return apierror.UploadIncomplete("uploads/prj_demo/" + exampleContainerID + "/video.mp4")
 	},
-	apierror.CodePayloadTooLarge: func(echo.Context) error { return apierror.PayloadTooLarge(maxBodyBytes) },
-	apierror.CodeApprovalRequired: func(echo.Context) error {
+	apierror.CodePayloadTooLarge: func(http.Header) error { return apierror.PayloadTooLarge(maxBodyBytes) },
+	apierror.CodeApprovalRequired: func(http.Header) error {
 		return apierror.ApprovalRequired(exampleContainerID, apierror.ApprovalPending)
 	},
-	apierror.CodeContentRejected: func(echo.Context) error { return apierror.ContentRejected(exampleContainerID) },
-	apierror.CodeReturnURLNotAllowed: func(echo.Context) error {
+	apierror.CodeContentRejected: func(http.Header) error { return apierror.ContentRejected(exampleContainerID) },
+	apierror.CodeReturnURLNotAllowed: func(http.Header) error {
 		return apierror.ReturnURLNotAllowed("https://attacker.example/oauth/callback")
 	},
-	apierror.CodeKillSwitch: func(c echo.Context) error {
-		c.Response().Header().Set(echo.HeaderRetryAfter, exampleGlobalRetryAfter)
+	apierror.CodeKillSwitch: func(h http.Header) error {
+		h.Set("Retry-After", exampleGlobalRetryAfter)
 		return apierror.KillSwitch(apierror.ScopeGlobal)
 	},
-	apierror.CodeBillingExhausted:  func(echo.Context) error { return apierror.BillingExhausted(apierror.BillingInsufficient) },
-	apierror.CodeModerationBlocked: func(echo.Context) error { return apierror.ModerationBlocked("violence") },
-	apierror.CodeCredentialInvalid: func(echo.Context) error {
+	apierror.CodeBillingExhausted:  func(http.Header) error { return apierror.BillingExhausted(apierror.BillingInsufficient) },
+	apierror.CodeModerationBlocked: func(http.Header) error { return apierror.ModerationBlocked("violence") },
+	apierror.CodeCredentialInvalid: func(http.Header) error {
 		return apierror.CredentialInvalid(apierror.PlatformTikTok, "sa_01HXZ9G7KMV2QX8Y1S5RJW3B7T")
 	},
-	apierror.CodeCircuitOpen: func(echo.Context) error { return apierror.CircuitOpen("appstore", 30*time.Second) },
-	apierror.CodeUploadQuotaExceeded: func(echo.Context) error {
+	apierror.CodeCircuitOpen: func(http.Header) error { return apierror.CircuitOpen("appstore", 30*time.Second) },
+	apierror.CodeUploadQuotaExceeded: func(http.Header) error {
 		return apierror.UploadQuotaExceeded(apierror.UploadUsage{
 			CurrentUploads: 500, MaxUploads: 500, CurrentBytes: 9_663_676_416, MaxBytes: 10_737_418_240,
 		})
 	},
-	apierror.CodeRateLimited: func(echo.Context) error { return apierror.RateLimited(1500 * time.Millisecond) },
-	apierror.CodeInternal: func(echo.Context) error {
+	apierror.CodeRateLimited: func(http.Header) error { return apierror.RateLimited(1500 * time.Millisecond) },
+	apierror.CodeInternal: func(http.Header) error {
 		// A real failure: a plain error whose text holds a secret. The error
 		// handler answers INTERNAL with the generic message and logs the
 		// cause (field "error") against the requestId.
 		return fmt.Errorf("example: charge wallet: dial postgres://billing:%s@db.internal:5432/billing: connection refused", exampleSecret)
 	},
-	apierror.CodePlatformError: func(echo.Context) error {
+	apierror.CodePlatformError: func(http.Header) error {
 		return apierror.PlatformError(apierror.PlatformTikTok, "rate_limit_exceeded",
 			"Too many uploads for this account, try again later.", 30*time.Second)
 	},
-	apierror.CodeScrapeFailed: func(echo.Context) error {
+	apierror.CodeScrapeFailed: func(http.Header) error {
 		return apierror.ScrapeFailed("https://cdn.example.com/media/app-preview.mp4?expires=1700000000&sig=abc123")
 	},
-	apierror.CodeWorkflowStartFailed: func(echo.Context) error {
+	apierror.CodeWorkflowStartFailed: func(http.Header) error {
 		return apierror.WorkflowStartFailed(errors.New("example: workflow engine refused the start: queue generation is paused"))
 	},
 }
 
-// errorExample answers GET /v1/errors/:code/example with that code's example
-// error, and NOT_FOUND for a code the catalogue does not have.
-func errorExample(c echo.Context) error {
-	example, ok := examples[apierror.Code(c.Param("code"))]
+// errorExample answers GET /v1/errors/{code}/example with that code's
+// example error, and NOT_FOUND for a code the catalogue does not have.
+func errorExample(w http.ResponseWriter, r *http.Request) error {
+	example, ok := examples[apierror.Code(r.PathValue("code"))]
 	if !ok {
 		return apierror.NotFound()
 	}
-	return example(c)
+	return example(w.Header())
 }

@@ -17,28 +17,30 @@ import (
 // TestErrorCatalogue: GET /v1/errors lists the 23 codes of apierror's table,
 // in its order, with everything the table says, and needs no key.
 func TestErrorCatalogue(t *testing.T) {
-	s := startServer(t, Config{})
-	resp := s.do(t, request{method: "GET", path: "/v1/errors"})
-	require.Equal(t, 200, resp.status)
+	forEachFramework(t, func(t *testing.T, fw string) {
+		s := startServer(t, fw, Config{})
+		resp := s.do(t, request{method: "GET", path: "/v1/errors"})
+		require.Equal(t, 200, resp.status)
 
-	var got struct {
-		Errors []apierror.Spec `json:"errors"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(resp.body))
-	dec.DisallowUnknownFields()
-	require.NoError(t, dec.Decode(&got))
-	want := apierror.Catalogue()
-	require.Len(t, got.Errors, 23)
-	require.Len(t, want, 23)
-	for i, spec := range want {
-		if spec.Details == nil {
-			spec.Details = []string{}
+		var got struct {
+			Errors []apierror.Spec `json:"errors"`
 		}
-		require.Equal(t, spec, got.Errors[i])
-	}
-	// No code lacks a details list: [] when nothing is guaranteed.
-	require.NotContains(t, string(resp.body), `"details":null`)
-	require.Contains(t, string(resp.body), `{"code":"RATE_LIMITED","status":429,"category":"transient","retry":{"kind":"`)
+		dec := json.NewDecoder(bytes.NewReader(resp.body))
+		dec.DisallowUnknownFields()
+		require.NoError(t, dec.Decode(&got))
+		want := apierror.Catalogue()
+		require.Len(t, got.Errors, 23)
+		require.Len(t, want, 23)
+		for i, spec := range want {
+			if spec.Details == nil {
+				spec.Details = []string{}
+			}
+			require.Equal(t, spec, got.Errors[i])
+		}
+		// No code lacks a details list: [] when nothing is guaranteed.
+		require.NotContains(t, string(resp.body), `"details":null`)
+		require.Contains(t, string(resp.body), `{"code":"RATE_LIMITED","status":429,"category":"transient","retry":{"kind":"`)
+	})
 }
 
 // exampleHeaders are the Retry-After values the examples must send; every
@@ -55,61 +57,63 @@ var exampleHeaders = map[apierror.Code]string{
 // guaranteed details field, Retry-After where the code has one, and a body
 // that apierror.Decode reads back as the same code.
 func TestErrorExamples(t *testing.T) {
-	s := startServer(t, Config{})
-	for _, spec := range apierror.Catalogue() {
-		t.Run(string(spec.Code), func(t *testing.T) {
-			resp := s.do(t, request{method: "GET", path: "/v1/errors/" + string(spec.Code) + "/example"})
-			env := requireError(t, resp, spec.Status, string(spec.Code))
-			require.Equal(t, exampleHeaders[spec.Code], resp.header.Get("Retry-After"))
+	forEachFramework(t, func(t *testing.T, fw string) {
+		s := startServer(t, fw, Config{})
+		for _, spec := range apierror.Catalogue() {
+			t.Run(string(spec.Code), func(t *testing.T) {
+				resp := s.do(t, request{method: "GET", path: "/v1/errors/" + string(spec.Code) + "/example"})
+				env := requireError(t, resp, spec.Status, string(spec.Code))
+				require.Equal(t, exampleHeaders[spec.Code], resp.header.Get("Retry-After"))
 
-			if len(spec.Details) > 0 {
-				var details map[string]json.RawMessage
-				require.NoError(t, json.Unmarshal(env.Error.Details, &details), "details: %s", env.Error.Details)
-				for _, field := range spec.Details {
-					require.Contains(t, details, field, "guaranteed field %s missing", field)
+				if len(spec.Details) > 0 {
+					var details map[string]json.RawMessage
+					require.NoError(t, json.Unmarshal(env.Error.Details, &details), "details: %s", env.Error.Details)
+					for _, field := range spec.Details {
+						require.Contains(t, details, field, "guaranteed field %s missing", field)
+					}
 				}
-			}
-			if spec.Code == apierror.CodeInternal {
-				require.Equal(t, apierror.InternalMessage, env.Error.Message)
-				requireDetails(t, env, "")
-			}
+				if spec.Code == apierror.CodeInternal {
+					require.Equal(t, apierror.InternalMessage, env.Error.Message)
+					requireDetails(t, env, "")
+				}
 
-			decoded := apierror.Decode(resp.status, resp.body)
-			require.ErrorIs(t, decoded, spec.Code)
-			e, ok := apierror.As(decoded)
-			require.True(t, ok)
-			require.Equal(t, env.Error.RequestID, e.RequestID())
-			if after, ok := e.RetryAfter(); ok {
-				require.Equal(t, fmt.Sprint(apierror.RetryAfterSeconds(after)), resp.header.Get("Retry-After"))
+				decoded := apierror.Decode(resp.status, resp.body)
+				require.True(t, apierror.HasCode(decoded, spec.Code), "%v", decoded)
+				e, ok := apierror.As(decoded)
+				require.True(t, ok)
+				require.Equal(t, env.Error.RequestID, e.RequestID())
+				if after, ok := e.RetryAfter(); ok {
+					require.Equal(t, fmt.Sprint(apierror.RetryAfterSeconds(after)), resp.header.Get("Retry-After"))
+				}
+			})
+		}
+
+		t.Run("exact bodies", func(t *testing.T) {
+			for code, details := range map[string]string{
+				"RATE_LIMITED":          `{"retryAfterMs":1500}`,
+				"PAYLOAD_TOO_LARGE":     `{"maxBytes":1048576}`,
+				"KILL_SWITCH":           `{"scope":"global"}`,
+				"BILLING_EXHAUSTED":     `{"reason":"insufficient"}`,
+				"MODERATION_BLOCKED":    `{"safetyCategory":"violence"}`,
+				"APPROVAL_REQUIRED":     `{"containerId":"cnt_7d18b9a1-8b2c-4f3e-a4d5-6e7f8a9b0c1d","approvalStatus":"pending"}`,
+				"CIRCUIT_OPEN":          `{"resource":"appstore","retryAfterSeconds":30}`,
+				"FORBIDDEN_SCOPE":       `{"requiredScope":"content:write"}`,
+				"NOT_FOUND":             "",
+				"UNAUTHENTICATED":       "",
+				"INTERNAL":              "",
+				"PLATFORM_ERROR":        `{"platform":"tiktok","platformCode":"rate_limit_exceeded","platformMessage":"Too many uploads for this account, try again later.","retryAfterMs":30000}`,
+				"UPLOAD_QUOTA_EXCEEDED": `{"currentUploads":500,"maxUploads":500,"currentBytes":9663676416,"maxBytes":10737418240}`,
+			} {
+				env := requireError(t, s.do(t, request{method: "GET", path: "/v1/errors/" + code + "/example"}), apierror.Code(code).Status(), code)
+				requireDetails(t, env, details)
 			}
 		})
-	}
 
-	t.Run("exact bodies", func(t *testing.T) {
-		for code, details := range map[string]string{
-			"RATE_LIMITED":          `{"retryAfterMs":1500}`,
-			"PAYLOAD_TOO_LARGE":     `{"maxBytes":1048576}`,
-			"KILL_SWITCH":           `{"scope":"global"}`,
-			"BILLING_EXHAUSTED":     `{"reason":"insufficient"}`,
-			"MODERATION_BLOCKED":    `{"safetyCategory":"violence"}`,
-			"APPROVAL_REQUIRED":     `{"containerId":"cnt_7d18b9a1-8b2c-4f3e-a4d5-6e7f8a9b0c1d","approvalStatus":"pending"}`,
-			"CIRCUIT_OPEN":          `{"resource":"appstore","retryAfterSeconds":30}`,
-			"FORBIDDEN_SCOPE":       `{"requiredScope":"content:write"}`,
-			"NOT_FOUND":             "",
-			"UNAUTHENTICATED":       "",
-			"INTERNAL":              "",
-			"PLATFORM_ERROR":        `{"platform":"tiktok","platformCode":"rate_limit_exceeded","platformMessage":"Too many uploads for this account, try again later.","retryAfterMs":30000}`,
-			"UPLOAD_QUOTA_EXCEEDED": `{"currentUploads":500,"maxUploads":500,"currentBytes":9663676416,"maxBytes":10737418240}`,
-		} {
-			env := requireError(t, s.do(t, request{method: "GET", path: "/v1/errors/" + code + "/example"}), apierror.Code(code).Status(), code)
-			requireDetails(t, env, details)
-		}
-	})
-
-	t.Run("unknown code", func(t *testing.T) {
-		for _, code := range []string{"NOPE", "rate_limited", "%20", "RATE_LIMITED%0A"} {
-			requireError(t, s.do(t, request{method: "GET", path: "/v1/errors/" + code + "/example"}), 404, "NOT_FOUND")
-		}
+		t.Run("unknown code", func(t *testing.T) {
+			for _, code := range []string{"NOPE", "rate_limited", "%20", "RATE_LIMITED%0A"} {
+				requireError(t, s.do(t, request{method: "GET", path: "/v1/errors/" + code + "/example"}), 404, "NOT_FOUND")
+			}
+		})
 	})
 }
 
@@ -117,41 +121,43 @@ func TestErrorExamples(t *testing.T) {
 // cause holding a secret; the response (body and headers) never has it, the
 // log has it in the field "error" of the line with the response's requestId.
 func TestInternalExampleLogsCause(t *testing.T) {
-	s := startServer(t, Config{})
-	req, err := http.NewRequest("GET", s.URL+"/v1/errors/INTERNAL/example", nil)
-	require.NoError(t, err)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	require.NoError(t, resp.Body.Close())
+	forEachFramework(t, func(t *testing.T, fw string) {
+		s := startServer(t, fw, Config{})
+		req, err := http.NewRequest("GET", s.URL+"/v1/errors/INTERNAL/example", nil)
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
 
-	requireError(t, response{resp.StatusCode, resp.Header, body}, 500, "INTERNAL")
-	require.NotContains(t, string(body), exampleSecret)
-	require.NotContains(t, string(body), "postgres")
-	var raw bytes.Buffer
-	require.NoError(t, resp.Header.Write(&raw))
-	require.NotContains(t, raw.String(), exampleSecret)
+		requireError(t, response{resp.StatusCode, resp.Header, body}, 500, "INTERNAL")
+		require.NotContains(t, string(body), exampleSecret)
+		require.NotContains(t, string(body), "postgres")
+		var raw bytes.Buffer
+		require.NoError(t, resp.Header.Write(&raw))
+		require.NotContains(t, raw.String(), exampleSecret)
 
-	reqID := resp.Header.Get("X-Request-Id")
-	var found bool
-	for _, line := range s.logs.lines(t) {
-		if line["requestId"] != reqID || line["code"] != "INTERNAL" {
-			continue
+		reqID := resp.Header.Get("X-Request-Id")
+		var found bool
+		for _, line := range s.logs.lines(t) {
+			if line["requestId"] != reqID || line["code"] != "INTERNAL" {
+				continue
+			}
+			found = true
+			require.Equal(t, "ERROR", line["level"])
+			require.Contains(t, line["error"], exampleSecret)
+			require.True(t, strings.HasPrefix(line["error"].(string), "example: charge wallet:"))
+			require.Equal(t, "/v1/errors/:code/example", line["route"])
 		}
-		found = true
-		require.Equal(t, "error", line["level"])
-		require.Contains(t, line["error"], exampleSecret)
-		require.True(t, strings.HasPrefix(line["error"].(string), "example: charge wallet:"))
-		require.Equal(t, "/v1/errors/:code/example", line["route"])
-	}
-	require.True(t, found, "no INTERNAL log line with requestId %s", reqID)
+		require.True(t, found, "no INTERNAL log line with requestId %s", reqID)
 
-	// WORKFLOW_START_FAILED's cause is logged and never sent either.
-	wsf := s.do(t, request{method: "GET", path: "/v1/errors/WORKFLOW_START_FAILED/example"})
-	requireError(t, wsf, 500, "WORKFLOW_START_FAILED")
-	require.NotContains(t, string(wsf.body), "queue generation is paused")
-	require.Contains(t, logText(t, s, wsf.header.Get("X-Request-Id")), "queue generation is paused")
+		// WORKFLOW_START_FAILED's cause is logged and never sent either.
+		wsf := s.do(t, request{method: "GET", path: "/v1/errors/WORKFLOW_START_FAILED/example"})
+		requireError(t, wsf, 500, "WORKFLOW_START_FAILED")
+		require.NotContains(t, string(wsf.body), "queue generation is paused")
+		require.Contains(t, logText(t, s, wsf.header.Get("X-Request-Id")), "queue generation is paused")
+	})
 }
 
 // logText returns the log lines of one request, re-encoded.

@@ -12,9 +12,31 @@ import (
 
 // TestFleet runs two instances on one real Redis: they share the rate
 // limit, a kill switch flipped on A is enforced by B within a second,
-// and an idempotent request sent to A replays on B.
+// and an idempotent request sent to A replays on B. It runs a fleet of each
+// framework, and a mixed fleet of echo4 and nethttp (a service migrating
+// one instance at a time): the frameworks report the same route templates,
+// so they share buckets and idempotency records too.
 func TestFleet(t *testing.T) {
 	inst := redistest.Server(t)
+	type fleet struct{ a, b string }
+	fleets := []fleet{{"echo4", "nethttp"}}
+	for _, fw := range testFrameworks {
+		fleets = append(fleets, fleet{fw, fw})
+	}
+	for _, f := range fleets {
+		name := f.a
+		if f.b != f.a {
+			name = f.a + "+" + f.b
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testFleet(t, inst, f.a, f.b)
+		})
+	}
+}
+
+// testFleet runs instance A on framework fa and B on fb.
+func testFleet(t *testing.T, inst *redistest.Instance, fa, fb string) {
 	cfg := Config{
 		RedisURL:    inst.URL(),
 		RedisPrefix: inst.Prefix(t),
@@ -23,7 +45,7 @@ func TestFleet(t *testing.T) {
 		// Only pub/sub can meet the 1 s bound: the resync is far slower.
 		KillSwitchResync: time.Minute,
 	}
-	a, b := startServer(t, cfg), startServer(t, cfg)
+	a, b := startServer(t, fa, cfg), startServer(t, fb, cfg)
 
 	t.Run("shared rate limit", func(t *testing.T) {
 		for i, s := range []*testServer{a, b, a, b} {

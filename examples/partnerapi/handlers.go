@@ -7,26 +7,71 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/labstack/echo/v4"
-	"go.uber.org/zap"
-
 	"github.com/layershq/errkit/apierror"
-	"github.com/layershq/errkit/middleware"
+	"github.com/layershq/errkit/httperror"
 	"github.com/layershq/errkit/principal"
+	"github.com/layershq/errkit/requestid"
 )
 
 // maxHookLength is the longest hook accepted, in characters.
 const maxHookLength = 280
 
-// handlers are the routes of the demo API. Each returns errors and leaves
-// their rendering to errkit's error handler.
+// handlerFunc is the business logic of one route, written once against
+// net/http: it reads the request (path parameters with r.PathValue, which
+// every framework's wiring fills), writes a success, or returns an error that
+// the framework's errkit adapter renders as the envelope. It never writes an
+// error body itself.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// handlers are the routes of the demo API that need its domain.
 type handlers struct {
 	store  *store
 	worker *worker
 }
 
-func healthz(c echo.Context) error {
-	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+// writeJSON answers status with v as JSON, byte for byte what echo's c.JSON
+// writes (one json.Encoder line), so that every framework sends the same
+// body.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(v)
+}
+
+// bindJSON decodes a JSON request body into v. An empty body
+// (Content-Length: 0) leaves v as it is, so a missing field is reported by
+// validation rather than as malformed JSON; a body of another media type is
+// VALIDATION on the Content-Type; a body that does not decode is VALIDATION
+// naming the body or the field (httperror.FromDecodeError), and one past the
+// body limit PAYLOAD_TOO_LARGE.
+func bindJSON(r *http.Request, v any) error {
+	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	mediaType, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
+	if !strings.EqualFold(strings.TrimSpace(mediaType), "application/json") {
+		// Mapped as every framework's 415 is, to VALIDATION on the header.
+		return &httperror.StatusError{Status: http.StatusUnsupportedMediaType}
+	}
+	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+		return httperror.FromDecodeError(err)
+	}
+	return nil
+}
+
+// scoped answers FORBIDDEN_SCOPE with details.requiredScope unless the
+// authenticated key was granted scope, and runs h otherwise.
+func scoped(scope string, h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if p, _ := principal.From(r); !p.HasScope(scope) {
+			return apierror.ForbiddenScope(scope)
+		}
+		return h(w, r)
+	}
+}
+
+func healthz(w http.ResponseWriter, _ *http.Request) error {
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 // whoamiResponse is the body of GET /v1/whoami.
@@ -36,29 +81,30 @@ type whoamiResponse struct {
 	Scopes         []string `json:"scopes"`
 }
 
-func whoami(c echo.Context) error {
-	p, _ := principal.From(c)
-	return c.JSON(http.StatusOK, whoamiResponse{p.KeyID, p.OrganizationID, p.Scopes})
+func whoami(w http.ResponseWriter, r *http.Request) error {
+	p, _ := principal.From(r)
+	return writeJSON(w, http.StatusOK, whoamiResponse{p.KeyID, p.OrganizationID, p.Scopes})
 }
 
-// createContentRequest is the body of POST /v1/projects/:projectId/content.
+// createContentRequest is the body of POST /v1/projects/{projectId}/content.
 // Engagement is a v2 field, fenced until it ships.
 type createContentRequest struct {
 	Hook       *string         `json:"hook"`
 	Engagement json.RawMessage `json:"engagement"`
 }
 
-// createContentResponse is the 202 body of POST /v1/projects/:projectId/content.
+// createContentResponse is the 202 body of POST
+// /v1/projects/{projectId}/content.
 type createContentResponse struct {
 	ContainerID    string                  `json:"containerId"`
 	JobID          string                  `json:"jobId"`
 	ApprovalStatus apierror.ApprovalStatus `json:"approvalStatus"`
 }
 
-func (h *handlers) createContent(c echo.Context) error {
+func (h *handlers) createContent(w http.ResponseWriter, r *http.Request) error {
 	var req createContentRequest
-	if err := c.Bind(&req); err != nil {
-		return err // malformed JSON: the error handler answers VALIDATION
+	if err := bindJSON(r, &req); err != nil {
+		return err
 	}
 	if req.Engagement != nil {
 		return apierror.ForbiddenFence("engagement")
@@ -66,15 +112,15 @@ func (h *handlers) createContent(c echo.Context) error {
 	if issue, ok := validateHook(req.Hook); !ok {
 		return apierror.Validation(issue)
 	}
-	org := principal.OrganizationID(c)
-	cnt, jobID, err := h.store.createContent(org, c.Param("projectId"), *req.Hook)
+	org := principal.OrganizationID(r)
+	cnt, jobID, err := h.store.createContent(org, r.PathValue("projectId"), *req.Hook)
 	if err != nil {
 		return err
 	}
-	log := middleware.LoggerFrom(c)
+	log := requestid.Logger(r.Context())
 	h.worker.start(jobID, cnt, log)
-	log.Info("content created", zap.String("containerId", cnt.ID), zap.String("jobId", jobID), zap.String("organizationId", org))
-	return c.JSON(http.StatusAccepted, createContentResponse{cnt.ID, jobID, cnt.ApprovalStatus})
+	log.Info("content created", "containerId", cnt.ID, "jobId", jobID, "organizationId", org)
+	return writeJSON(w, http.StatusAccepted, createContentResponse{cnt.ID, jobID, cnt.ApprovalStatus})
 }
 
 // validateHook checks the hook of a create-content request.
@@ -92,57 +138,58 @@ func validateHook(hook *string) (apierror.Issue, bool) {
 	return apierror.Issue{}, true
 }
 
-func (h *handlers) getContent(c echo.Context) error {
-	cnt, err := h.store.container(principal.OrganizationID(c), c.Param("containerId"))
+func (h *handlers) getContent(w http.ResponseWriter, r *http.Request) error {
+	cnt, err := h.store.container(principal.OrganizationID(r), r.PathValue("containerId"))
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, cnt)
+	return writeJSON(w, http.StatusOK, cnt)
 }
 
-func (h *handlers) approve(c echo.Context) error {
-	return h.setApproval(c, apierror.ApprovalApproved)
+func (h *handlers) approve(w http.ResponseWriter, r *http.Request) error {
+	return h.setApproval(w, r, apierror.ApprovalApproved)
 }
 
-func (h *handlers) reject(c echo.Context) error {
-	return h.setApproval(c, apierror.ApprovalRejected)
+func (h *handlers) reject(w http.ResponseWriter, r *http.Request) error {
+	return h.setApproval(w, r, apierror.ApprovalRejected)
 }
 
-func (h *handlers) setApproval(c echo.Context, to apierror.ApprovalStatus) error {
-	cnt, err := h.store.setApproval(principal.OrganizationID(c), c.Param("containerId"), to)
+func (h *handlers) setApproval(w http.ResponseWriter, r *http.Request, to apierror.ApprovalStatus) error {
+	cnt, err := h.store.setApproval(principal.OrganizationID(r), r.PathValue("containerId"), to)
 	if err != nil {
 		return err
 	}
-	middleware.LoggerFrom(c).Info("approval changed", zap.String("containerId", cnt.ID), zap.String("approvalStatus", string(to)))
-	return c.JSON(http.StatusOK, cnt)
+	requestid.Logger(r.Context()).Info("approval changed", "containerId", cnt.ID, "approvalStatus", string(to))
+	return writeJSON(w, http.StatusOK, cnt)
 }
 
-// scheduleRequest is the body of POST /v1/content/:containerId/schedule.
+// scheduleRequest is the body of POST /v1/content/{containerId}/schedule.
 type scheduleRequest struct {
 	PublishAt *string `json:"publishAt"`
 }
 
-// scheduleResponse is the 200 body of POST /v1/content/:containerId/schedule.
+// scheduleResponse is the 200 body of POST
+// /v1/content/{containerId}/schedule.
 type scheduleResponse struct {
 	ContainerID  string    `json:"containerId"`
 	ScheduledFor time.Time `json:"scheduledFor"`
 }
 
-func (h *handlers) schedule(c echo.Context) error {
+func (h *handlers) schedule(w http.ResponseWriter, r *http.Request) error {
 	var req scheduleRequest
-	if err := c.Bind(&req); err != nil {
+	if err := bindJSON(r, &req); err != nil {
 		return err
 	}
 	at, issue, ok := parsePublishAt(req.PublishAt, time.Now())
 	if !ok {
 		return apierror.Validation(issue)
 	}
-	cnt, err := h.store.schedule(principal.OrganizationID(c), c.Param("containerId"), at)
+	cnt, err := h.store.schedule(principal.OrganizationID(r), r.PathValue("containerId"), at)
 	if err != nil {
 		return err
 	}
-	middleware.LoggerFrom(c).Info("content scheduled", zap.String("containerId", cnt.ID), zap.Time("scheduledFor", at))
-	return c.JSON(http.StatusOK, scheduleResponse{cnt.ID, *cnt.ScheduledFor})
+	requestid.Logger(r.Context()).Info("content scheduled", "containerId", cnt.ID, "scheduledFor", at)
+	return writeJSON(w, http.StatusOK, scheduleResponse{cnt.ID, *cnt.ScheduledFor})
 }
 
 // parsePublishAt checks publishAt: an RFC 3339 date-time in the future.
@@ -160,10 +207,10 @@ func parsePublishAt(publishAt *string, now time.Time) (time.Time, apierror.Issue
 	return at, apierror.Issue{}, true
 }
 
-func (h *handlers) getJob(c echo.Context) error {
-	job, err := h.store.job(principal.OrganizationID(c), c.Param("jobId"))
+func (h *handlers) getJob(w http.ResponseWriter, r *http.Request) error {
+	job, err := h.store.job(principal.OrganizationID(r), r.PathValue("jobId"))
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, job)
+	return writeJSON(w, http.StatusOK, job)
 }

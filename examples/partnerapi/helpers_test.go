@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -13,14 +16,37 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 )
 
 // The server starts timers (jobs), a sweeper (rate limits) and, with Redis,
-// a subscription: Close must stop all of them.
+// a subscription: Close must stop all of them. The binary the binary tests
+// build is removed at the end.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	code := m.Run()
+	removeBinary()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak: errors on successful test run:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// testFrameworks are the frameworks every test runs on: all of them.
+var testFrameworks = frameworkNames()
+
+// forEachFramework runs test once per framework, as parallel subtests
+// named after the framework: the same table, the same assertions.
+func forEachFramework(t *testing.T, test func(t *testing.T, framework string)) {
+	t.Helper()
+	require.NotEmpty(t, testFrameworks)
+	for _, fw := range testFrameworks {
+		t.Run(fw, func(t *testing.T) {
+			t.Parallel()
+			test(t, fw)
+		})
+	}
 }
 
 // Demo keys as the tests send them.
@@ -32,8 +58,9 @@ const (
 	adminToken  = "admin_demo"
 )
 
-// logBuffer collects the server's log lines, written by zap's production
-// JSON encoder exactly as the binary writes them to stderr.
+// logBuffer collects the server's log lines, written by slog's JSON handler
+// as the binary writes them to stderr (here at debug level, so that 4xx
+// error lines are kept too).
 type logBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
@@ -44,8 +71,6 @@ func (b *logBuffer) Write(p []byte) (int, error) {
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
-
-func (b *logBuffer) Sync() error { return nil }
 
 // lines returns every log line decoded; a line that is not JSON fails t.
 func (b *logBuffer) lines(t *testing.T) []map[string]any {
@@ -71,14 +96,15 @@ type testServer struct {
 	logs *logBuffer
 }
 
-// startServer starts New(cfg) on httptest.NewServer, logging into a buffer
-// with the production encoder. Jobs finish after 50ms unless cfg says
-// otherwise. Everything is closed when the test ends.
-func startServer(t *testing.T, cfg Config) *testServer {
+// startServer starts New(cfg) on framework behind httptest.NewServer,
+// logging into a buffer with slog's JSON handler at debug level. Jobs
+// finish after 50ms unless cfg says otherwise. Everything is closed when the
+// test ends.
+func startServer(t *testing.T, framework string, cfg Config) *testServer {
 	t.Helper()
 	logs := &logBuffer{}
-	cfg.Logger = zap.New(zapcore.NewCore(
-		zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), logs, zapcore.DebugLevel))
+	cfg.Framework = framework
+	cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if cfg.JobDelay == 0 {
 		cfg.JobDelay = 50 * time.Millisecond
 	}

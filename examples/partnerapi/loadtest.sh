@@ -1,14 +1,41 @@
 #!/usr/bin/env bash
 # Load test of GET /v1/whoami: examples/partnerapi (in memory, access log on
-# and off, and with -redis) beside examples/barewhoami (bare echo, same
-# handler), measured one after the other in the same run with wrk.
+# and off, and with -redis) beside examples/barewhoami (the bare framework,
+# same handler), measured one after the other in the same run with wrk, on
+# each framework asked for.
 #
-#   examples/partnerapi/loadtest.sh            # 30 s per target
+#   examples/partnerapi/loadtest.sh                     # echo4, 30 s per target
+#   examples/partnerapi/loadtest.sh -framework nethttp  # net/http ServeMux
+#   examples/partnerapi/loadtest.sh -framework all      # every framework, one run
 #   DURATION=10s examples/partnerapi/loadtest.sh
 #
 # Needs wrk, redis-server and curl. Rates are raised so that nothing is
 # limited; the script fails if any response was not a 200.
 set -euo pipefail
+
+all_frameworks=(echo4 nethttp)
+frameworks=(echo4)
+while [ $# -gt 0 ]; do
+	case $1 in
+	-framework | --framework)
+		[ $# -ge 2 ] || { echo "loadtest: -framework needs a value: ${all_frameworks[*]} or all" >&2; exit 2; }
+		case $2 in
+		all) frameworks=("${all_frameworks[@]}") ;;
+		echo4 | nethttp) frameworks=("$2") ;;
+		*) echo "loadtest: -framework $2: want one of ${all_frameworks[*]} or all" >&2; exit 2 ;;
+		esac
+		shift 2
+		;;
+	-h | --help)
+		sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+		exit 0
+		;;
+	*)
+		echo "loadtest: unknown argument $1 (usage: loadtest.sh [-framework echo4|nethttp|all])" >&2
+		exit 2
+		;;
+	esac
+done
 
 DURATION=${DURATION:-30s}
 THREADS=${THREADS:-2}
@@ -43,7 +70,7 @@ wait_healthy() { # url
 	exit 1
 }
 
-printf '%-34s %10s %9s %9s %9s %9s %8s\n' target "req/s" p50 p99 "VmHWM" "VmRSS" non-2xx
+printf '%-42s %10s %9s %9s %9s %9s %8s\n' target "req/s" p50 p99 "VmHWM" "VmRSS" non-2xx
 measure() { # name, then the command
 	local name=$1; shift
 	"$@" >"$work/$name.out" 2>"$work/$name.err" &
@@ -63,7 +90,7 @@ measure() { # name, then the command
 	p99=$(awk '$1 == "99%" {print $2}' "$work/$name.wrk")
 	non2xx=$(awk '/Non-2xx/ {print $NF}' "$work/$name.wrk")
 	errors=$(grep -c 'Socket errors' "$work/$name.wrk" || true)
-	printf '%-34s %10s %9s %9s %9s %9s %8s\n' "$name" "$rps" "$p50" "$p99" "$hwm" "$rss" "${non2xx:-0}"
+	printf '%-42s %10s %9s %9s %9s %9s %8s\n' "$name" "$rps" "$p50" "$p99" "$hwm" "$rss" "${non2xx:-0}"
 	if [ -n "$non2xx" ] || [ "$errors" != 0 ]; then
 		echo "loadtest: $name had non-200 responses or socket errors:" >&2
 		cat "$work/$name.wrk" >&2
@@ -71,15 +98,19 @@ measure() { # name, then the command
 	fi
 }
 
-measure barewhoami "$work/barewhoami" -addr "127.0.0.1:$PORT"
-measure partnerapi "$work/partnerapi" -addr "127.0.0.1:$PORT" "${unlimited[@]}"
-measure "partnerapi -access-log=false" "$work/partnerapi" -addr "127.0.0.1:$PORT" -access-log=false "${unlimited[@]}"
-
 redis_port=$((PORT + 1))
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >"$work/redis.log" 2>&1 &
 pids+=("$!")
 for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-measure "partnerapi -redis" "$work/partnerapi" -addr "127.0.0.1:$PORT" -redis "redis://127.0.0.1:$redis_port/0" "${unlimited[@]}"
-measure "partnerapi -redis -access-log=false" "$work/partnerapi" -addr "127.0.0.1:$PORT" -redis "redis://127.0.0.1:$redis_port/0" -access-log=false "${unlimited[@]}"
+redis=(-redis "redis://127.0.0.1:$redis_port/0")
+
+for fw in "${frameworks[@]}"; do
+	f=(-framework "$fw")
+	measure "barewhoami $fw" "$work/barewhoami" -addr "127.0.0.1:$PORT" "${f[@]}"
+	measure "partnerapi $fw" "$work/partnerapi" -addr "127.0.0.1:$PORT" "${f[@]}" "${unlimited[@]}"
+	measure "partnerapi $fw -access-log=false" "$work/partnerapi" -addr "127.0.0.1:$PORT" "${f[@]}" -access-log=false "${unlimited[@]}"
+	measure "partnerapi $fw -redis" "$work/partnerapi" -addr "127.0.0.1:$PORT" "${f[@]}" "${redis[@]}" "${unlimited[@]}"
+	measure "partnerapi $fw -redis -access-log=false" "$work/partnerapi" -addr "127.0.0.1:$PORT" "${f[@]}" "${redis[@]}" -access-log=false "${unlimited[@]}"
+done
 
 echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency on GET /v1/whoami; $(nproc) cores; $(go version | cut -d' ' -f3)"

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -14,8 +15,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/layershq/errkit/ratelimit"
 )
@@ -36,6 +35,7 @@ func main() {
 func run(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("partnerapi", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
+	framework := fs.String("framework", DefaultFramework, "web framework to serve the API on: "+strings.Join(frameworkNames(), " or "))
 	redisURL := fs.String("redis", "", "Redis URL (redis://host:port/db); when set, rate limits, kill switches and idempotency records live there and several instances form one fleet")
 	redisPrefix := fs.String("redis-prefix", "partnerapi:", "prefix of every Redis key")
 	readRate := fs.Float64("read-rate", ratelimit.DefaultReadRate.PerSecond, "read (GET) requests per second per API key")
@@ -56,19 +56,17 @@ func run(args []string, stdout io.Writer) error {
 		return fmt.Errorf("-write-rate/-write-burst: %w", err)
 	}
 
-	// JSON lines on stderr, without zap's default sampling, which past 100
-	// identical messages a second keeps 1 in 100: every INTERNAL line and
-	// every access line must reach the log.
-	zcfg := zap.NewProductionConfig()
-	zcfg.Sampling = nil
-	logger, err := zcfg.Build()
-	if err != nil {
-		return err
+	if _, ok := frameworks[*framework]; !ok {
+		return fmt.Errorf("-framework %q: want one of %s", *framework, strings.Join(frameworkNames(), ", "))
 	}
-	defer func() { _ = logger.Sync() }()
+
+	// JSON lines on stderr, unsampled: every INTERNAL line and every access
+	// line reaches the log. Callers' 4xx mistakes are logged at debug (the
+	// access line at info records each one with its code).
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 
 	srv, err := New(Config{
-		Logger: logger, RedisURL: *redisURL, RedisPrefix: *redisPrefix,
+		Framework: *framework, Logger: logger, RedisURL: *redisURL, RedisPrefix: *redisPrefix,
 		ReadRate: read, WriteRate: write, AdminToken: *adminToken, AccessLog: *accessLog,
 	})
 	if err != nil {
@@ -83,7 +81,7 @@ func run(args []string, stdout io.Writer) error {
 	httpSrv := &http.Server{
 		Handler:           srv.Handler,
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          zap.NewStdLog(logger),
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelError),
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -95,8 +93,8 @@ func run(args []string, stdout io.Writer) error {
 	if *redisURL != "" {
 		store = "in Redis"
 	}
-	logger.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("store", store))
-	printBanner(stdout, "http://"+ln.Addr().String(), *adminToken)
+	logger.Info("listening", "addr", ln.Addr().String(), "framework", *framework, "store", store)
+	printBanner(stdout, "http://"+ln.Addr().String(), *framework, *adminToken)
 
 	select {
 	case err := <-served:
@@ -104,7 +102,7 @@ func run(args []string, stdout io.Writer) error {
 	case <-ctx.Done():
 	}
 	stop() // a second signal kills the process the default way
-	logger.Info("shutting down: waiting for in-flight requests", zap.Duration("timeout", shutdownTimeout))
+	logger.Info("shutting down: waiting for in-flight requests", "timeout", shutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := httpSrv.Shutdown(shutdownCtx); err != nil {
@@ -127,9 +125,9 @@ func rate(perSecond, burst float64) (ratelimit.Rate, error) {
 }
 
 // printBanner tells a new user what to do next.
-func printBanner(w io.Writer, url, adminToken string) {
+func printBanner(w io.Writer, url, framework, adminToken string) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "errkit demo Partner API on %s\n\nDemo keys (Authorization: Bearer <key>):\n", url)
+	fmt.Fprintf(&b, "errkit demo Partner API on %s (%s)\n\nDemo keys (Authorization: Bearer <key>):\n", url, framework)
 	for _, k := range demoKeys {
 		fmt.Fprintf(&b, "  %-17s %-13s %-10s %s\n", k.Secret, k.Principal.KeyID, k.Principal.OrganizationID, strings.Join(k.Principal.Scopes, " "))
 	}

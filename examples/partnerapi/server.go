@@ -4,28 +4,57 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
-	"github.com/labstack/echo/v4"
 	"github.com/redis/go-redis/v9"
-	"go.uber.org/zap"
 
 	"github.com/layershq/errkit/idempotency"
+	idemredis "github.com/layershq/errkit/idempotency/redisstore"
 	"github.com/layershq/errkit/killswitch"
-	"github.com/layershq/errkit/middleware"
+	ksredis "github.com/layershq/errkit/killswitch/redisstore"
 	"github.com/layershq/errkit/ratelimit"
+	rlredis "github.com/layershq/errkit/ratelimit/redisstore"
 )
 
 // maxBodyBytes is the request body limit of the /v1 routes (1 MiB).
 const maxBodyBytes = 1 << 20
 
+// DefaultFramework is the framework of a zero [Config].
+const DefaultFramework = "echo4"
+
+// frameworks are the frameworks the demo is served on, by the name -framework
+// takes. Each one only routes and wires: it mounts [app]'s route table and
+// errkit's adapter for the framework in the documented order. Adding a
+// framework is one file (server_<name>.go) and one line here.
+var frameworks = map[string]func(a *app) (http.Handler, error){
+	"echo4":   newEcho4,
+	"nethttp": newNetHTTP,
+}
+
+// frameworkNames lists the framework names, sorted, for flags and errors.
+func frameworkNames() []string {
+	names := make([]string, 0, len(frameworks))
+	for name := range frameworks {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
 // Config configures the demo server. The zero value is a working in-memory
-// server with the default rates.
+// server on echo v4 with the default rates.
 type Config struct {
-	// Logger receives every log line. Default: zap.NewNop().
-	Logger *zap.Logger
+	// Framework is the web framework the API is served on: "echo4" (the
+	// default) or "nethttp" (net/http's ServeMux). The API is the same on
+	// every framework, byte for byte.
+	Framework string
+
+	// Logger receives every log line. Default: a logger that discards.
+	Logger *slog.Logger
 
 	// RedisURL, when set, puts rate limits, kill switches and idempotency
 	// records in that Redis, so that several servers form one fleet.
@@ -34,13 +63,12 @@ type Config struct {
 	// Default "partnerapi:".
 	RedisPrefix string
 	// KillSwitchResync is how often a Redis fleet reloads the kill switches
-	// even without a change notification. Default
-	// killswitch.DefaultResyncInterval.
+	// even without a change notification. Default: the Redis store's.
 	KillSwitchResync time.Duration
 
-	// ReadRate and WriteRate are the token buckets of the read (GET) and
-	// write (every other method) endpoint classes, per API key. Defaults
-	// ratelimit.DefaultReadRate (20/s, burst 40) and
+	// ReadRate and WriteRate are the token buckets of the read (GET and
+	// HEAD) and write (every other method) endpoint classes, per API key.
+	// Defaults ratelimit.DefaultReadRate (20/s, burst 40) and
 	// ratelimit.DefaultWriteRate (5/s, burst 10).
 	ReadRate, WriteRate ratelimit.Rate
 
@@ -53,6 +81,11 @@ type Config struct {
 
 	// AccessLog adds one log line per request.
 	AccessLog bool
+
+	// now, when set, is the clock of the in-memory rate limits and kill
+	// switches (Retry-After, switch times): tests freeze it so that two
+	// servers answer byte for byte the same.
+	now func() time.Time
 }
 
 // Server is the demo Partner API.
@@ -67,10 +100,44 @@ type Server struct {
 	closers []func() error
 }
 
-// New builds the server: errkit wired into an echo in the documented order,
-// the seeded store, and the routes. Close releases what it started.
+// app is everything a framework's wiring mounts, built once and free of any
+// framework: the route table, the authentication, and errkit's core guards
+// in the order they run.
+type app struct {
+	log       *slog.Logger
+	accessLog bool
+
+	// global is the global kill switch, in front of every /v1 route,
+	// before authentication costs anything.
+	global *killswitch.Guard
+	// authenticate records the caller (principal.Set) or refuses.
+	authenticate func(r *http.Request) (*http.Request, error)
+	// switches are the key and organization kill switches, after
+	// authentication and before the limiter, so a switched-off key spends
+	// no tokens.
+	switches *killswitch.Guard
+	// limiter limits per (key ID, endpoint class).
+	limiter *ratelimit.Limiter
+	// maxBodyBytes caps request bodies on the keyed routes.
+	maxBodyBytes int64
+	// replay handles Idempotency-Key on POST and PATCH.
+	replay *idempotency.Guard
+	// admin is the operator API, mounted at adminPrefix.
+	admin *killswitch.Admin
+
+	// table is the API's routes.
+	table *table
+}
+
+// New builds the server: the seeded store, errkit's guards, and the routes
+// mounted on cfg.Framework in the documented order. Close releases what it
+// started.
 func New(cfg Config) (s *Server, err error) {
 	cfg = cfg.withDefaults()
+	build, ok := frameworks[cfg.Framework]
+	if !ok {
+		return nil, fmt.Errorf("unknown framework %q: want one of %s", cfg.Framework, strings.Join(frameworkNames(), ", "))
+	}
 	s = &Server{}
 	defer func() {
 		if err != nil {
@@ -85,31 +152,47 @@ func New(cfg Config) (s *Server, err error) {
 		replays  idempotency.Store
 	)
 	if cfg.RedisURL == "" {
-		mem, err := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{})
+		var rlcfg ratelimit.MemoryConfig
+		if cfg.now != nil {
+			origin := cfg.now()
+			rlcfg.Clock = func() time.Duration { return cfg.now().Sub(origin) }
+		}
+		rl, err := ratelimit.NewMemoryStore(rlcfg)
 		if err != nil {
 			return nil, err
 		}
-		s.closers = append(s.closers, mem.Close)
-		limits, switches, replays = mem, killswitch.NewMemory(), idempotency.NewMemoryStore(0)
+		s.closers = append(s.closers, rl.Close)
+		ks, err := killswitch.NewMemoryStore(killswitch.MemoryConfig{Now: cfg.now})
+		if err != nil {
+			return nil, err
+		}
+		idem, err := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
+		if err != nil {
+			return nil, err
+		}
+		limits, switches, replays = rl, ks, idem
 	} else {
 		client, err := connectRedis(cfg.RedisURL)
 		if err != nil {
 			return nil, err
 		}
 		s.closers = append(s.closers, client.Close)
-		rl, err := ratelimit.NewRedisStore(client, ratelimit.RedisConfig{Prefix: cfg.RedisPrefix + "ratelimit:"})
+		rl, err := rlredis.New(client, rlredis.Config{Prefix: cfg.RedisPrefix + "ratelimit:"})
 		if err != nil {
 			return nil, err
 		}
-		ks, err := killswitch.NewRedis(context.Background(), killswitch.RedisConfig{
-			Client: client, Prefix: cfg.RedisPrefix + "killswitch:",
-			ResyncInterval: cfg.KillSwitchResync, Logger: cfg.Logger,
+		ks, err := ksredis.New(client, ksredis.Config{
+			Prefix: cfg.RedisPrefix + "killswitch:", ResyncInterval: cfg.KillSwitchResync, Logger: cfg.Logger,
 		})
 		if err != nil {
 			return nil, err
 		}
 		s.closers = append(s.closers, ks.Close)
-		limits, switches, replays = rl, ks, idempotency.NewRedisStore(client, cfg.RedisPrefix+"idempotency:")
+		idem, err := idemredis.New(client, idemredis.Config{Prefix: cfg.RedisPrefix + "idempotency:"})
+		if err != nil {
+			return nil, err
+		}
+		limits, switches, replays = rl, ks, idem
 	}
 	s.KillSwitches = switches
 
@@ -117,68 +200,40 @@ func New(cfg Config) (s *Server, err error) {
 	w := newWorker(domain, cfg.JobDelay)
 	s.closers = append(s.closers, func() error { w.close(); return nil })
 
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	e.Logger.SetOutput(io.Discard) // errkit logs; echo itself has nothing to say
-
-	// 1. Request IDs, panic recovery and the envelope error handler.
-	mwcfg := middleware.Config{Logger: cfg.Logger}
-	if cfg.AccessLog {
-		mwcfg.AccessLog = &middleware.AccessLogConfig{}
+	a := &app{
+		log:          cfg.Logger,
+		accessLog:    cfg.AccessLog,
+		authenticate: domain.authenticateRequest,
+		maxBodyBytes: maxBodyBytes,
+		table:        newTable((&handlers{store: domain, worker: w}).routes()),
 	}
-	if err := middleware.Install(e, mwcfg); err != nil {
+	if a.global, err = killswitch.New(killswitch.Config{Checker: switches, GlobalOnly: true, Now: cfg.now}); err != nil {
 		return nil, err
 	}
-
-	// 2. The global kill switch answers every /v1 route, before
-	// authentication costs anything.
-	v1 := e.Group("/v1", killswitch.Global(switches))
-
-	// 3. Authentication, 4. key and organization kill switches, 5. rate
-	// limits per (key ID, endpoint class), 6. the body limit, and
-	// 7. Idempotency-Key on POST.
-	limiter, err := ratelimit.RateLimitConfig{
+	if a.switches, err = killswitch.New(killswitch.Config{Checker: switches, Now: cfg.now}); err != nil {
+		return nil, err
+	}
+	if a.limiter, err = ratelimit.New(ratelimit.Config{
 		Store:   limits,
 		Classes: map[string]ratelimit.Rate{ratelimit.ClassRead: cfg.ReadRate, ratelimit.ClassWrite: cfg.WriteRate},
-	}.ToMiddleware()
-	if err != nil {
+		Logger:  cfg.Logger,
+	}); err != nil {
 		return nil, err
 	}
-	replay, err := idempotency.IdempotencyConfig{Store: replays, MaxBodyBytes: maxBodyBytes}.ToMiddleware()
-	if err != nil {
+	if a.replay, err = idempotency.New(idempotency.Config{Store: replays, MaxBodyBytes: maxBodyBytes}); err != nil {
 		return nil, err
 	}
-	api := v1.Group("",
-		authenticate(domain),
-		killswitch.KillSwitch(switches),
-		limiter,
-		middleware.BodyLimit(maxBodyBytes),
-		replay,
-	)
-
-	// Routes. /healthz, /v1/errors and the operator API need no key.
-	h := &handlers{store: domain, worker: w}
-	e.GET("/healthz", healthz)
-	v1.GET("/errors", listErrors)
-	v1.GET("/errors/:code/example", errorExample)
-	api.GET("/whoami", whoami)
-	api.POST("/projects/:projectId/content", h.createContent, requireScope(scopeContentWrite))
-	api.GET("/content/:containerId", h.getContent, requireScope(scopeContentRead))
-	api.POST("/content/:containerId/approve", h.approve, requireScope(scopeContentWrite))
-	api.POST("/content/:containerId/reject", h.reject, requireScope(scopeContentWrite))
-	api.POST("/content/:containerId/schedule", h.schedule, requireScope(scopeContentWrite))
-	api.GET("/jobs/:jobId", h.getJob, requireScope(scopeJobsRead))
-
-	// Operators: outside /v1, so never rate limited or switched off.
-	if err := killswitch.RegisterAdminWithConfig(e.Group("/admin/killswitch"), killswitch.AdminConfig{
-		Controller:   switches,
-		Authorize:    adminAuthorizer(cfg.AdminToken),
-		ErrorHandler: e.HTTPErrorHandler,
+	if a.admin, err = killswitch.NewAdmin(killswitch.AdminConfig{
+		Controller: switches,
+		Authorize:  adminAuthorizer(cfg.AdminToken),
+		Now:        cfg.now,
 	}); err != nil {
 		return nil, err
 	}
 
-	s.Handler = e
+	if s.Handler, err = build(a); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -195,8 +250,11 @@ func (s *Server) Close() error {
 }
 
 func (cfg Config) withDefaults() Config {
+	if cfg.Framework == "" {
+		cfg.Framework = DefaultFramework
+	}
 	if cfg.Logger == nil {
-		cfg.Logger = zap.NewNop()
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.RedisPrefix == "" {
 		cfg.RedisPrefix = "partnerapi:"

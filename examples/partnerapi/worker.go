@@ -1,11 +1,10 @@
 package main
 
 import (
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
-
-	"go.uber.org/zap"
 
 	"github.com/layershq/errkit/apierror"
 	"github.com/layershq/errkit/jobs"
@@ -31,7 +30,7 @@ func newWorker(s *store, delay time.Duration) *worker {
 
 // start runs job jobID for the container cnt. log is the logger of the
 // request that created it, so the job's lines carry that requestId.
-func (w *worker) start(jobID string, cnt container, log *zap.Logger) {
+func (w *worker) start(jobID string, cnt container, log *slog.Logger) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
@@ -49,16 +48,16 @@ func (w *worker) start(jobID string, cnt container, log *zap.Logger) {
 }
 
 // finish moves the job to its terminal state.
-func (w *worker) finish(jobID string, cnt container, log *zap.Logger) {
+func (w *worker) finish(jobID string, cnt container, log *slog.Logger) {
 	now := time.Now()
 	if strings.Contains(strings.ToLower(cnt.Hook), "violence") {
 		job := jobs.Failed(now, apierror.ModerationBlocked("violence"), "finalizing")
 		w.store.setJob(jobID, job)
-		log.Info("job failed", zap.String("jobId", jobID), zap.String("containerId", cnt.ID), zap.Error(job.Error))
+		log.Info("job failed", "jobId", jobID, "containerId", cnt.ID, "error", job.Error.Error())
 		return
 	}
 	w.store.setJob(jobID, jobs.Succeeded(now, jobResult(cnt.ID)))
-	log.Info("job succeeded", zap.String("jobId", jobID), zap.String("containerId", cnt.ID))
+	log.Info("job succeeded", "jobId", jobID, "containerId", cnt.ID)
 }
 
 // close stops the pending jobs (they stay running) and waits for the ones

@@ -11,25 +11,37 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/layershq/errkit/apierror"
+	"github.com/layershq/errkit/httperror"
 )
 
 var update = flag.Bool("update", false, "rewrite README.md's error-codes table from the catalogue")
 
 const readme = "../../README.md"
 
-// TestREADMEMatchesCatalogue fails when README.md's "Error codes" table is not
-// what the catalogue generates. Fix with: go test ./internal/docgen -update
-// (or go run ./internal/docgen from the repository root).
-func TestREADMEMatchesCatalogue(t *testing.T) {
+// TestREADMEMatchesCode fails when a generated section of README.md (the
+// error-codes table, the error-mapping table) is not what the code
+// generates. Fix with: go test ./internal/docgen -update (or go run
+// ./internal/docgen from the repository root).
+func TestREADMEMatchesCode(t *testing.T) {
 	if *update {
 		require.NoError(t, run(readme))
 	}
 	doc, err := os.ReadFile(readme)
 	require.NoError(t, err)
-	want, err := Rewrite(doc, Table(apierror.Catalogue()))
+	want, err := RewriteAll(doc)
 	require.NoError(t, err)
 	require.Equal(t, string(want), string(doc),
-		"README.md's error-codes table differs from apierror.Catalogue(); run: go test ./internal/docgen -update")
+		"README.md's generated sections differ from the code; run: go test ./internal/docgen -update")
+}
+
+func TestMappingTable(t *testing.T) {
+	rows := httperror.Mapping()
+	lines := strings.Split(strings.TrimSuffix(MappingTable(rows), "\n"), "\n")
+	require.Len(t, lines, 2+len(rows))
+	assert.Equal(t, "| Error | Code | HTTP | Response |", lines[0])
+	assert.Equal(t, "| `*httperror.PanicError` (a recovered panic) | `INTERNAL` | 500 | the stack is logged |", lines[2])
+	assert.Equal(t, "| `*apierror.Error` anywhere in the chain | its own | its own | its own code, status and details |", lines[3])
+	assert.Contains(t, lines, "| 405 (router: method not allowed) | `NOT_FOUND` | 404 | the Allow header is kept |")
 }
 
 func TestTable(t *testing.T) {
@@ -61,11 +73,12 @@ func TestCellEscaping(t *testing.T) {
 }
 
 func TestRewrite(t *testing.T) {
+	beginMarker, endMarker := markers("error-codes")
 	doc := []byte("# T\n\nintro\n\n" + beginMarker + "\nold table\n" + endMarker + "\n\nafter\n")
-	out, err := Rewrite(doc, "| new |\n")
+	out, err := Rewrite(doc, "error-codes", "| new |\n")
 	require.NoError(t, err)
 	assert.Equal(t, "# T\n\nintro\n\n"+beginMarker+"\n| new |\n"+endMarker+"\n\nafter\n", string(out))
-	again, err := Rewrite(out, "| new |\n")
+	again, err := Rewrite(out, "error-codes", "| new |\n")
 	require.NoError(t, err)
 	assert.Equal(t, string(out), string(again), "idempotent")
 
@@ -76,18 +89,21 @@ func TestRewrite(t *testing.T) {
 		"twice":        beginMarker + endMarker + beginMarker + endMarker,
 		"only the end": endMarker,
 	} {
-		_, err := Rewrite([]byte(bad), "x")
+		_, err := Rewrite([]byte(bad), "error-codes", "x")
 		assert.Error(t, err, name)
 	}
 }
 
 func TestRunRewritesFile(t *testing.T) {
+	beginMarker, endMarker := markers("error-codes")
+	mapBegin, mapEnd := markers("error-mapping")
 	path := filepath.Join(t.TempDir(), "README.md")
-	require.NoError(t, os.WriteFile(path, []byte("a\n"+beginMarker+"\nstale\n"+endMarker+"\nb\n"), 0o644))
+	require.NoError(t, os.WriteFile(path, []byte("a\n"+beginMarker+"\nstale\n"+endMarker+"\nb\n"+mapBegin+"\n"+mapEnd+"\n"), 0o644))
 	require.NoError(t, run(path))
 	got, err := os.ReadFile(path)
 	require.NoError(t, err)
-	assert.Equal(t, "a\n"+beginMarker+"\n"+Table(apierror.Catalogue())+endMarker+"\nb\n", string(got))
+	assert.Equal(t, "a\n"+beginMarker+"\n"+Table(apierror.Catalogue())+endMarker+"\nb\n"+
+		mapBegin+"\n"+MappingTable(httperror.Mapping())+mapEnd+"\n", string(got))
 
 	require.Error(t, run(filepath.Join(t.TempDir(), "missing.md")))
 	bad := filepath.Join(t.TempDir(), "README.md")

@@ -1,28 +1,110 @@
-// Package reqstate lets errkit's packages share the one per-request object
-// that errkit's request ID middleware allocates (its request state, which is
-// also the request's context.Context), so that a package that needs to add
-// a request-scoped value does not copy the *http.Request a second time to
-// carry a new context.
-//
-// It holds only context keys and an interface: the middleware package
-// implements the holder, the principal package uses it, and neither imports
-// the other.
+// Package reqstate is the one per-request object errkit allocates: the
+// request's context.Context, its ID, and what the error writer rendered. The
+// requestid package creates it; the error writer and the access log read and
+// record into it. It lives here so that none of those packages imports
+// another's internals.
 package reqstate
 
-// HolderKey is the context key under which the request state of errkit's
-// middleware answers with itself, as a Holder.
-type HolderKey struct{}
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+)
 
-// PrincipalKey is the context key of the request's authenticated caller, a
-// *principal.Principal, wherever it is stored (the request state, or a
-// context the principal package added when there is no request state).
-type PrincipalKey struct{}
+// IDLen is the length of a request ID (requestid.Len).
+const IDLen = 30
 
-// Holder stores request-scoped values in the request state.
-type Holder interface {
-	// SetPrincipal records p, a non-nil *principal.Principal (always that
-	// type: the holder may keep it in an atomic.Value), as the request's
-	// caller; the state then answers PrincipalKey with it. It is safe for
-	// concurrent use with Value.
-	SetPrincipal(p any)
+// key is the context.Context key of a request's *State.
+type key struct{}
+
+// State is everything errkit keeps for one request, in a single allocation:
+// it is the request's context.Context (it wraps the parent and answers
+// Value(key{}) with itself), it holds the copy of the *http.Request that
+// carries it, the request ID and its header value, the lazily built request
+// logger, and what the error writer rendered.
+type State struct {
+	context.Context
+
+	// ID is the request ID.
+	ID string
+	// IDBuf backs ID when it was generated for this request.
+	IDBuf [IDLen]byte
+	// Hdr is the X-Request-Id header value; Hdr[:] is stored in the header
+	// map, so that setting the header allocates nothing.
+	Hdr [1]string
+
+	base *slog.Logger
+	log  atomic.Pointer[slog.Logger]
+
+	// Adapter is the adapter's per-service configuration (the net/http
+	// adapter keeps its error writer and route hook there), set once before
+	// the request is served.
+	Adapter any
+
+	// Written by the error writer, on the request's goroutine.
+	renderedErr  error
+	renderedCode string
+	rendered     bool
+
+	req http.Request
+}
+
+// New returns a state whose request logger derives from base.
+func New(base *slog.Logger) *State { return &State{base: base} }
+
+// Value returns the state itself for its key and defers to the parent
+// context otherwise.
+func (s *State) Value(k any) any {
+	if _, ok := k.(key); ok {
+		return s
+	}
+	return s.Context.Value(k)
+}
+
+// String describes the context without its values.
+func (s *State) String() string { return "errkit.requestContext" }
+
+// Attach makes s the context of a copy of r, stores that copy in s and
+// returns it: what r.WithContext(s) returns, built in place, so that the
+// state, the context and the request are one allocation.
+func (s *State) Attach(r *http.Request) *http.Request {
+	s.Context = r.Context()
+	s.req = *r.WithContext(s)
+	return &s.req
+}
+
+// From returns the state in ctx, or nil.
+func From(ctx context.Context) *State {
+	if ctx == nil {
+		return nil
+	}
+	s, _ := ctx.Value(key{}).(*State)
+	return s
+}
+
+// Logger returns the request-scoped logger (base with a requestId
+// attribute), building it on first use.
+func (s *State) Logger() *slog.Logger {
+	if l := s.log.Load(); l != nil {
+		return l
+	}
+	l := s.base.With(slog.String("requestId", s.ID))
+	if s.log.CompareAndSwap(nil, l) {
+		return l
+	}
+	return s.log.Load()
+}
+
+// MarkRendered records that the error writer answered err with code. Like
+// Rendered, it is called on the request's goroutine (or one the handler
+// synchronises with), as net/http requires of response writes.
+func (s *State) MarkRendered(err error, code string) {
+	s.renderedErr, s.renderedCode, s.rendered = err, code, true
+}
+
+// Rendered returns the error the error writer answered and its code, and
+// false when it answered none.
+func (s *State) Rendered() (err error, code string, ok bool) {
+	return s.renderedErr, s.renderedCode, s.rendered
 }

@@ -1,0 +1,385 @@
+package conformance
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/layershq/errkit/apierror"
+	"github.com/layershq/errkit/idempotency"
+	"github.com/layershq/errkit/killswitch"
+	"github.com/layershq/errkit/requestid"
+)
+
+// NewServer builds the adapter's server for one test: f.Routes() mounted
+// with the middleware each route names, behind the adapter's errkit
+// installation (request IDs, recovery, the error writer logging to
+// f.Logger, router 404/405 as the envelope).
+type NewServer func(t *testing.T, f *Fixtures) http.Handler
+
+// syncBuffer is a log sink safe for concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// server is one running server of the suite.
+type server struct {
+	t    *testing.T
+	url  string
+	fx   *Fixtures
+	logs *syncBuffer
+}
+
+func start(t *testing.T, newServer NewServer) *server {
+	t.Helper()
+	logs := &syncBuffer{}
+	fx := newFixtures(t, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	h := newServer(t, fx)
+	require.NotNil(t, h, "NewServer returned no handler")
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	return &server{t: t, url: ts.URL, fx: fx, logs: logs}
+}
+
+// response is what a request got.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// do sends one request; hdr holds name, value pairs.
+func (s *server) do(method, path string, body io.Reader, hdr ...string) response {
+	s.t.Helper()
+	req, err := http.NewRequest(method, s.url+path, body)
+	require.NoError(s.t, err)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Add(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(s.t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(s.t, err)
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// requireID checks the response's one well-formed X-Request-Id and returns it.
+func requireID(t *testing.T, r response) string {
+	t.Helper()
+	ids := r.header.Values(requestid.Header)
+	require.Len(t, ids, 1, "exactly one X-Request-Id")
+	require.True(t, requestid.Valid(ids[0]), "well-formed X-Request-Id %q", ids[0])
+	return ids[0]
+}
+
+// requireEnvelope checks an error response: status, headers and the exact
+// body want renders with the response's request ID (HEAD: no body).
+func requireEnvelope(t *testing.T, method string, r response, want *apierror.Error) {
+	t.Helper()
+	id := requireID(t, r)
+	assert.Equal(t, want.Status(), r.status, "status of %s", want.Code())
+	assert.Equal(t, "application/json", r.header.Get("Content-Type"))
+	assert.Equal(t, "no-store", r.header.Get("Cache-Control"))
+	assert.Equal(t, "nosniff", r.header.Get("X-Content-Type-Options"))
+	if method == http.MethodHead {
+		assert.Empty(t, r.body, "HEAD has no body")
+		return
+	}
+	assert.Equal(t, string(want.Render(id)), string(r.body), "body of %s, byte for byte", want.Code())
+	if d, ok := want.RetryAfter(); ok {
+		assert.Equal(t, strconv.FormatInt(apierror.RetryAfterSeconds(d), 10), r.header.Get("Retry-After"))
+	}
+}
+
+// requireNoSecret checks that Secret is in no header and no body.
+func requireNoSecret(t *testing.T, r response) {
+	t.Helper()
+	assert.NotContains(t, string(r.body), Secret)
+	for k, vs := range r.header {
+		for _, v := range vs {
+			assert.NotContains(t, v, Secret, "header %s", k)
+		}
+	}
+}
+
+// Run runs the suite against the servers newServer builds.
+func Run(t *testing.T, newServer NewServer) {
+	t.Run("every code", func(t *testing.T) { everyCode(t, newServer) })
+	t.Run("success", func(t *testing.T) { success(t, newServer) })
+	t.Run("router", func(t *testing.T) { router(t, newServer) })
+	t.Run("internal and panic", func(t *testing.T) { internalAndPanic(t, newServer) })
+	t.Run("body limit", func(t *testing.T) { bodyLimit(t, newServer) })
+	t.Run("inbound request id", func(t *testing.T) { inboundID(t, newServer) })
+	t.Run("rate limit", func(t *testing.T) { rateLimit(t, newServer) })
+	t.Run("kill switch", func(t *testing.T) { killSwitch(t, newServer) })
+	t.Run("idempotency", func(t *testing.T) { idempotent(t, newServer) })
+}
+
+func everyCode(t *testing.T, newServer NewServer) {
+	s := start(t, newServer)
+	for _, spec := range apierror.Catalogue() {
+		want, ok := apierror.Example(spec.Code)
+		require.True(t, ok)
+		for _, method := range []string{http.MethodGet, http.MethodHead} {
+			t.Run(string(spec.Code)+"/"+method, func(t *testing.T) {
+				r := s.do(method, "/codes/"+string(spec.Code), nil)
+				requireEnvelope(t, method, r, want)
+				requireNoSecret(t, r)
+			})
+		}
+	}
+}
+
+func success(t *testing.T, newServer NewServer) {
+	s := start(t, newServer)
+	seen := map[string]bool{}
+	for _, method := range []string{http.MethodGet, http.MethodHead} {
+		r := s.do(method, "/ok", nil)
+		assert.Equal(t, http.StatusOK, r.status)
+		id := requireID(t, r)
+		assert.False(t, seen[id], "a fresh request ID per response")
+		seen[id] = true
+		if method == http.MethodGet {
+			assert.Equal(t, "ok", string(r.body))
+		} else {
+			assert.Empty(t, r.body)
+		}
+	}
+}
+
+func router(t *testing.T, newServer NewServer) {
+	s := start(t, newServer)
+	for _, tc := range []struct {
+		name, method, path string
+		allow              bool
+	}{
+		{"404", http.MethodGet, "/nowhere", false},
+		{"404 HEAD", http.MethodHead, "/nowhere/at/all", false},
+		{"405", http.MethodPut, "/ok", true},
+		{"405 on a parameterised route", http.MethodDelete, "/codes/NOT_FOUND", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.do(tc.method, tc.path, nil)
+			requireEnvelope(t, tc.method, r, apierror.NotFound())
+			if tc.allow {
+				assert.Contains(t, r.header.Get("Allow"), http.MethodGet, "a 405's Allow header is kept")
+			}
+		})
+	}
+}
+
+func internalAndPanic(t *testing.T, newServer NewServer) {
+	s := start(t, newServer)
+	for _, path := range []string{"/internal", "/panic"} {
+		t.Run(path, func(t *testing.T) {
+			r := s.do(http.MethodGet, path, nil)
+			requireEnvelope(t, http.MethodGet, r, apierror.Internal(nil))
+			requireNoSecret(t, r)
+			id := requireID(t, r)
+			assert.Eventually(t, func() bool {
+				for _, line := range strings.Split(s.logs.String(), "\n") {
+					if strings.Contains(line, id) && strings.Contains(line, Secret) && strings.Contains(line, `"level":"ERROR"`) {
+						return true
+					}
+				}
+				return false
+			}, 5*time.Second, 10*time.Millisecond, "the cause is logged at error level with the request ID")
+		})
+	}
+	r := s.do(http.MethodGet, "/ok", nil)
+	assert.Equal(t, http.StatusOK, r.status, "the server keeps serving after a panic")
+}
+
+func bodyLimit(t *testing.T, newServer NewServer) {
+	s := start(t, newServer)
+	r := s.do(http.MethodPost, "/upload", strings.NewReader(strings.Repeat("x", MaxBodyBytes)))
+	assert.Equal(t, http.StatusNoContent, r.status, "a body at the limit passes")
+	requireID(t, r)
+
+	r = s.do(http.MethodPost, "/upload", strings.NewReader(strings.Repeat("x", MaxBodyBytes+1)))
+	requireEnvelope(t, http.MethodPost, r, apierror.PayloadTooLarge(MaxBodyBytes))
+
+	// No Content-Length: the limit bites while the handler reads.
+	r = s.do(http.MethodPost, "/upload", io.MultiReader(strings.NewReader(strings.Repeat("y", MaxBodyBytes)), strings.NewReader("zz")))
+	requireEnvelope(t, http.MethodPost, r, apierror.PayloadTooLarge(MaxBodyBytes))
+}
+
+func inboundID(t *testing.T, newServer NewServer) {
+	s := start(t, newServer)
+	for name, vals := range map[string][]string{
+		"well formed (not trusted by default)": {requestid.New()},
+		"CRLF injection":                       {"req_01ARZ3NDEKTSV4RRFFQ69G5FAV\r\nSet-Cookie: a=b"},
+		"too long":                             {strings.Repeat("A", 4096)},
+		"lowercase":                            {"req_01arz3ndektsv4rrffq69g5fav"},
+		"two values":                           {requestid.New(), requestid.New()},
+		"script":                               {"<script>alert(1)</script>"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			hdr := []string{}
+			for _, v := range vals {
+				if strings.ContainsAny(v, "\r\n") {
+					continue // net/http refuses to send it; the others still test echoing
+				}
+				hdr = append(hdr, requestid.Header, v)
+			}
+			for _, path := range []string{"/ok", "/codes/NOT_FOUND"} {
+				r := s.do(http.MethodGet, path, nil, hdr...)
+				id := requireID(t, r)
+				for _, v := range vals {
+					assert.NotEqual(t, v, id, "an inbound ID is never echoed by default")
+					assert.NotContains(t, string(r.body), v)
+				}
+			}
+		})
+	}
+}
+
+func rateLimit(t *testing.T, newServer NewServer) {
+	s := start(t, newServer)
+	auth := []string{"Authorization", "Bearer key_rl:org_rl"}
+
+	r := s.do(http.MethodGet, "/limited", nil)
+	requireEnvelope(t, http.MethodGet, r, apierror.Unauthenticated())
+
+	for i, remaining := range []int{1, 0} {
+		r := s.do(http.MethodGet, "/limited", nil, auth...)
+		require.Equal(t, http.StatusOK, r.status, "request %d is admitted", i+1)
+		requireID(t, r)
+		assert.Equal(t, `"read";q=2;w=2000`, r.header.Get("RateLimit-Policy"))
+		assert.Equal(t, `"read";r=`+strconv.Itoa(remaining)+`;t=`+strconv.Itoa(1000*(2-remaining)), r.header.Get("RateLimit"))
+	}
+	r = s.do(http.MethodGet, "/limited", nil, auth...)
+	id := requireID(t, r)
+	assert.Equal(t, http.StatusTooManyRequests, r.status)
+	var env struct {
+		Error struct {
+			Code    string `json:"code"`
+			Details struct {
+				RetryAfterMs int64 `json:"retryAfterMs"`
+			} `json:"details"`
+		} `json:"error"`
+	}
+	require.NoError(t, json.Unmarshal(r.body, &env))
+	require.Equal(t, "RATE_LIMITED", env.Error.Code)
+	wait := time.Duration(env.Error.Details.RetryAfterMs) * time.Millisecond
+	assert.GreaterOrEqual(t, wait, 999*time.Second, "not before the next token exists")
+	requireEnvelope(t, http.MethodGet, r, apierror.RateLimited(wait))
+	assert.Equal(t, `"read";q=2;w=2000`, r.header.Get("RateLimit-Policy"))
+	assert.Equal(t, `"read";r=0;t=2000`, r.header.Get("RateLimit"))
+	assert.Equal(t, id, r.header.Get(requestid.Header))
+
+	other := s.do(http.MethodGet, "/limited", nil, "Authorization", "Bearer key_other:org_rl")
+	assert.Equal(t, http.StatusOK, other.status, "buckets are per key")
+}
+
+func killSwitch(t *testing.T, newServer NewServer) {
+	s := start(t, newServer)
+	get := func(key, org string) response {
+		return s.do(http.MethodGet, "/switched", nil, "Authorization", "Bearer "+key+":"+org)
+	}
+	r := get("key_a", "org_a")
+	require.Equal(t, http.StatusOK, r.status, "no switch is on")
+
+	s.fx.flip(t, killswitch.Switch{Scope: killswitch.ScopeKey, ID: "key_a"})
+	r = get("key_a", "org_a")
+	requireEnvelope(t, http.MethodGet, r, apierror.KillSwitch(apierror.ScopeKey))
+	requireNoSecret(t, r)
+	assert.Empty(t, r.header.Get("Retry-After"), "a key switch gives no retry advice")
+	assert.Equal(t, http.StatusOK, get("key_b", "org_a").status, "another key passes")
+
+	s.fx.flip(t, killswitch.Switch{Scope: killswitch.ScopeOrganization, ID: "org_a"})
+	requireEnvelope(t, http.MethodGet, get("key_b", "org_a"), apierror.KillSwitch(apierror.ScopeOrganization))
+	requireEnvelope(t, http.MethodGet, get("key_a", "org_a"), apierror.KillSwitch(apierror.ScopeOrganization))
+	assert.Equal(t, http.StatusOK, get("key_c", "org_c").status, "another organization passes")
+
+	s.fx.flip(t, killswitch.Switch{Scope: killswitch.ScopeGlobal, ExpectedDuration: 90 * time.Second})
+	r = get("key_c", "org_c")
+	requireEnvelope(t, http.MethodGet, r, apierror.KillSwitch(apierror.ScopeGlobal))
+	assert.Equal(t, "90", r.header.Get("Retry-After"), "the global switch's expected duration")
+	requireEnvelope(t, http.MethodGet, get("key_a", "org_a"), apierror.KillSwitch(apierror.ScopeGlobal))
+	assert.Equal(t, http.StatusOK, s.do(http.MethodGet, "/ok", nil).status, "only guarded routes are switched off")
+}
+
+func idempotent(t *testing.T, newServer NewServer) {
+	s := start(t, newServer)
+	post := func(key, body string) response {
+		return s.do(http.MethodPost, "/idem/a1", strings.NewReader(body),
+			"Authorization", "Bearer key_i:org_i", "Content-Type", "application/json", idempotency.HeaderKey, key)
+	}
+
+	first := post("key-replay-0001", `{"x":1}`)
+	require.Equal(t, http.StatusCreated, first.status)
+	assert.Equal(t, `{"id":"a1","run":1}`, string(first.body))
+	firstID := requireID(t, first)
+
+	replay := post("key-replay-0001", `{"x":1}`)
+	assert.Equal(t, http.StatusCreated, replay.status)
+	assert.Equal(t, string(first.body), string(replay.body), "the stored body, byte for byte")
+	assert.Equal(t, "true", replay.header.Get(idempotency.HeaderReplayed))
+	assert.Equal(t, "application/json", replay.header.Get("Content-Type"))
+	assert.Equal(t, "/idem/a1", replay.header.Get("Location"))
+	assert.NotEqual(t, firstID, requireID(t, replay), "the replay has its own request ID")
+	assert.Equal(t, int64(1), s.fx.work.Load(), "the work ran once")
+
+	conflict := post("key-replay-0001", `{"x":2}`)
+	requireID(t, conflict)
+	var env struct {
+		Error struct {
+			Code    string `json:"code"`
+			Details struct {
+				OriginalHash string `json:"originalRequestHash"`
+				CurrentHash  string `json:"currentRequestHash"`
+			} `json:"details"`
+		} `json:"error"`
+	}
+	require.NoError(t, json.Unmarshal(conflict.body, &env))
+	assert.Equal(t, "IDEMPOTENCY_CONFLICT", env.Error.Code)
+	// The fingerprints cover the route template, which each router spells
+	// its own way, so they are checked for form rather than value.
+	assert.Regexp(t, `^sha256:[0-9a-f]{64}$`, env.Error.Details.OriginalHash)
+	assert.Regexp(t, `^sha256:[0-9a-f]{64}$`, env.Error.Details.CurrentHash)
+	assert.NotEqual(t, env.Error.Details.OriginalHash, env.Error.Details.CurrentHash)
+	requireEnvelope(t, http.MethodPost, conflict,
+		apierror.IdempotencyConflict(env.Error.Details.OriginalHash, env.Error.Details.CurrentHash))
+
+	// In use: a second request with the key of one still running.
+	held := make(chan response, 1)
+	go func() { held <- post("key-inuse-00001", `{"hold":true}`) }()
+	select {
+	case <-s.fx.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the held request never reached the handler")
+	}
+	inUse := post("key-inuse-00001", `{"hold":true}`)
+	requireEnvelope(t, http.MethodPost, inUse, apierror.Conflict(idempotency.ReasonKeyInUse))
+	assert.Equal(t, strconv.Itoa(int(idempotency.InUseRetryAfter/time.Second)), inUse.header.Get("Retry-After"))
+	close(s.fx.release)
+	r := <-held
+	assert.Equal(t, http.StatusCreated, r.status, "the held request completes")
+	assert.Equal(t, int64(2), s.fx.work.Load())
+}

@@ -1,0 +1,64 @@
+package errkit_test
+
+import (
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Module paths the dependency rules are about.
+const (
+	echoAny = "github.com/labstack/echo"
+	echoV4  = "github.com/labstack/echo/v4"
+	echoV5  = "github.com/labstack/echo/v5"
+	goRedis = "github.com/redis/go-redis"
+)
+
+// TestDependencyRules builds each package's dependency list with go list
+// -deps (what a service importing it compiles, tests excluded) and fails
+// when the core links a web framework or a Redis client, or an adapter
+// links a framework it is not for.
+func TestDependencyRules(t *testing.T) {
+	core := []string{"apierror", "ratelimit", "killswitch", "idempotency", "jobs", "retry",
+		"principal", "requestid", "httperror", "accesslog"}
+	rules := []struct {
+		pkg       string
+		forbidden []string
+	}{
+		{"nethttp", []string{echoAny, goRedis}},
+		{"middleware", []string{echoV5, goRedis}},
+		{"ratelimit/redisstore", []string{echoAny}},
+		{"killswitch/redisstore", []string{echoAny}},
+		{"idempotency/redisstore", []string{echoAny}},
+	}
+	for _, p := range core {
+		rules = append(rules, struct {
+			pkg       string
+			forbidden []string
+		}{p, []string{echoAny, goRedis}})
+	}
+	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	for _, r := range rules {
+		t.Run(r.pkg, func(t *testing.T) {
+			out, err := exec.Command(goBin, "list", "-deps", "./"+r.pkg).CombinedOutput()
+			require.NoError(t, err, "go list -deps ./%s: %s", r.pkg, out)
+			deps := strings.Fields(string(out))
+			require.Contains(t, deps, "github.com/layershq/errkit/"+r.pkg, "go list listed the package itself")
+			for _, d := range deps {
+				for _, f := range r.forbidden {
+					assert.False(t, d == f || strings.HasPrefix(d, f+"/"), "%s links %s (forbidden: %s)", r.pkg, d, f)
+				}
+			}
+		})
+	}
+	t.Run("middleware is on echo v4", func(t *testing.T) {
+		out, err := exec.Command(goBin, "list", "-deps", "./middleware").CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		assert.Contains(t, strings.Fields(string(out)), echoV4, "the check above can see echo at all")
+	})
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// TestBaselines: every baseline answers whoami with the JSON partnerapi
+// sends, and refuses a missing or unknown key, over a real listener.
+func TestBaselines(t *testing.T) {
+	require.Len(t, servers, 2)
+	for name, newHandler := range servers {
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewServer(newHandler())
+			t.Cleanup(srv.Close)
+			for _, tt := range []struct {
+				header string
+				status int
+				body   string
+			}{
+				{"Bearer lp_demo_full", 200, `{"keyId":"key_full","organizationId":"org_demo","scopes":["content:read","content:write","jobs:read"]}` + "\n"},
+				{"bearer lp_demo_readonly", 200, `{"keyId":"key_readonly","organizationId":"org_demo","scopes":["content:read","jobs:read"]}` + "\n"},
+				{"", 401, ""},
+				{"Bearer lp_nope", 401, ""},
+				{"Bearer lp_demo_full extra", 401, ""},
+			} {
+				req, err := http.NewRequest("GET", srv.URL+"/v1/whoami", nil)
+				require.NoError(t, err)
+				if tt.header != "" {
+					req.Header.Set("Authorization", tt.header)
+				}
+				resp, err := http.DefaultClient.Do(req)
+				require.NoError(t, err)
+				b, err := io.ReadAll(resp.Body)
+				require.NoError(t, err)
+				require.NoError(t, resp.Body.Close())
+				require.Equal(t, tt.status, resp.StatusCode, "%q", tt.header)
+				if tt.status == 200 {
+					require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+					require.Equal(t, tt.body, string(b))
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/layershq/errkit/middleware"
+)
+
+// newEcho4 serves a's routes on echo v4, with errkit's echo v4 adapter (the
+// middleware package):
+//
+//  1. middleware.Install: request IDs, panic recovery, the envelope error
+//     handler (and the access log);
+//  2. group middleware, by the routes' access: the global kill switch on
+//     /v1, then authentication, the key and organization kill switches,
+//     the rate limiter, the body limit and Idempotency-Key handling;
+//  3. the handler, whose returned error echo hands to errkit's error
+//     handler.
+func newEcho4(a *app) (http.Handler, error) {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.Logger.SetOutput(io.Discard) // errkit logs; echo itself has nothing to say
+
+	cfg := middleware.Config{Logger: a.log}
+	if a.accessLog {
+		cfg.AccessLog = &middleware.AccessLogConfig{}
+	}
+	if err := middleware.Install(e, cfg); err != nil {
+		return nil, err
+	}
+
+	global := middleware.KillSwitch(a.global)
+	keyedChain := []echo.MiddlewareFunc{
+		authenticateEcho4(a.authenticate),
+		middleware.KillSwitch(a.switches),
+		middleware.RateLimit(a.limiter),
+		middleware.BodyLimit(a.maxBodyBytes),
+		middleware.Idempotency(a.replay),
+	}
+	v1 := e.Group(v1Prefix, global)
+	api := v1.Group("", keyedChain...)
+
+	notFound := echo4Handler(a.table.notFound)
+	e.Use(serveMuxParams(notFound, global(applyEcho4(notFound, keyedChain))))
+	// Routes are registered by their full path, less the group's prefix.
+	groups := map[access]*echo.Group{public: e.Group(""), open: v1, keyed: api}
+	for _, rt := range a.table.routes {
+		tmpl := routeTemplate(rt.path)
+		if rt.access != public {
+			tmpl = tmpl[len(v1Prefix):]
+		}
+		// HEAD with GET, as ServeMux does.
+		groups[rt.access].Match(rt.methods(), tmpl, echo4Handler(rt.handler))
+	}
+	// Whatever no route serves, after the chain of where it is: unknown
+	// /v1 paths and methods need a key first. The not-found routes take
+	// echo's own 405s and OPTIONS answers too (echo prefers a not-found
+	// route to them), so that table.notFound answers them all.
+	e.RouteNotFound("/*", notFound)
+	api.RouteNotFound("", notFound)
+	api.RouteNotFound("/*", notFound)
+
+	// Operators: outside /v1, so never rate limited or switched off.
+	if err := middleware.RegisterAdmin(e.Group(adminPrefix), a.admin); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// serveMuxParams makes echo's path parameters what ServeMux's would be,
+// where the two routers differ:
+//
+//   - echo matches an empty segment to a parameter ("/v1/jobs/" to
+//     /v1/jobs/:jobId, with jobId ""), ServeMux never does: such a request
+//     matches no route, so it is handed to the not-found handler that covers
+//     its path, rootNotFound or (under /v1, after the keyed chain)
+//     v1NotFound, on that catch-all's route template;
+//   - echo matches a path with escapes (URL.RawPath set) raw and leaves the
+//     escapes in the values, ServeMux unescapes them: "RATE%5FLIMITED" is
+//     "RATE_LIMITED" on both, and the idempotency fingerprint, which holds
+//     the values, is the same for /v1/projects/prj%5Fauto and
+//     /v1/projects/prj_auto. (This half stands in for errkit's echo
+//     adapter, whose Idempotency middleware reads c.ParamValues() as they
+//     are; remove it when the adapter unescapes them.)
+func serveMuxParams(rootNotFound, v1NotFound echo.HandlerFunc) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			names, values := c.ParamNames(), c.ParamValues()
+			for i, name := range names {
+				if name == "*" || i >= len(values) || values[i] != "" {
+					continue // a catch-all's "*" may well be empty
+				}
+				if strings.HasPrefix(c.Request().URL.Path, v1Prefix+"/") {
+					c.SetPath(routeTemplate(v1Prefix + "/"))
+					return v1NotFound(c)
+				}
+				c.SetPath(routeTemplate("/"))
+				return rootNotFound(c)
+			}
+			if c.Request().URL.RawPath == "" || len(values) == 0 {
+				return next(c) // no escapes: the values are the decoded path's
+			}
+			unescaped := make([]string, len(values))
+			for i, v := range values {
+				unescaped[i] = v
+				if u, err := url.PathUnescape(v); err == nil {
+					unescaped[i] = u
+				}
+			}
+			c.SetParamValues(unescaped...)
+			return next(c)
+		}
+	}
+}
+
+// applyEcho4 wraps h in mws; the first runs first.
+func applyEcho4(h echo.HandlerFunc, mws []echo.MiddlewareFunc) echo.HandlerFunc {
+	for i := len(mws) - 1; i >= 0; i-- {
+		h = mws[i](h)
+	}
+	return h
+}
+
+// echo4Handler runs a framework-free handler on echo v4: echo's path
+// parameters become the request's path values (r.PathValue), as ServeMux
+// sets them, and the handler's error goes to echo's error handler.
+func echo4Handler(h handlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		values := c.ParamValues()
+		for i, name := range c.ParamNames() {
+			if i < len(values) {
+				r.SetPathValue(name, values[i])
+			}
+		}
+		return h(c.Response(), r)
+	}
+}
+
+// authenticateEcho4 runs the service's authentication as echo middleware:
+// a refusal is returned to echo's error handler, and the authenticated
+// request (with its principal) replaces the context's.
+func authenticateEcho4(authenticate func(*http.Request) (*http.Request, error)) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			authed, err := authenticate(c.Request())
+			if err != nil {
+				return err
+			}
+			c.SetRequest(authed)
+			return next(c)
+		}
+	}
+}

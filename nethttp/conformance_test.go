@@ -1,0 +1,56 @@
+package nethttp_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/layershq/errkit/conformance"
+	"github.com/layershq/errkit/nethttp"
+)
+
+// TestConformance runs errkit's conformance suite on net/http's ServeMux.
+func TestConformance(t *testing.T) {
+	conformance.Run(t, newConformanceServer)
+}
+
+// newConformanceServer mounts the suite's routes on a ServeMux, each with
+// the middleware it names, in the suite's order.
+func newConformanceServer(t *testing.T, f *conformance.Fixtures) http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range f.Routes() {
+		h := nethttp.Handler(rt.Handler)
+		if rt.Idempotency {
+			h = nethttp.Idempotency(f.Idempotency)(h)
+		}
+		if rt.BodyLimit {
+			h = nethttp.BodyLimit(conformance.MaxBodyBytes)(h)
+		}
+		if rt.RateLimit {
+			h = nethttp.RateLimit(f.Limiter)(h)
+		}
+		if rt.KillSwitch {
+			h = nethttp.KillSwitch(f.KillSwitch)(h)
+		}
+		if rt.Auth {
+			h = authenticate(f, h)
+		}
+		mux.Handle(rt.Method+" "+rt.Path, h)
+	}
+	h, err := nethttp.Install(mux, nethttp.Config{Logger: f.Logger})
+	require.NoError(t, err)
+	return h
+}
+
+// authenticate is a service's authentication middleware.
+func authenticate(f *conformance.Fixtures, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		authed, err := f.Authenticate(r)
+		if err != nil {
+			nethttp.Error(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, authed)
+	})
+}

@@ -1,0 +1,13 @@
+package redisstore
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package if any test leaves a goroutine behind (Redis
+// clients not closed).
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
