@@ -29,13 +29,13 @@ func TestRoutes(t *testing.T) {
 		s := startServer(t, fw, unlimited)
 		const create = "/v1/projects/prj_demo/content"
 		tests := []struct {
-			name     string
-			req      request
-			status   int
-			code     string // "" for a success
-			details  string // exact details ("" none); for a success, the exact body
-			message  string // expected message, when the test is about it
-			allow    string // expected Allow header ("" none)
+			name    string
+			req     request
+			status  int
+			code    string // "" for a success
+			details string // exact details ("" none); for a success, the exact body
+			message string // expected message, when the test is about it
+			allow   string // expected Allow header ("" none)
 		}{
 			{name: "healthz", req: request{method: "GET", path: "/healthz"}, status: 200, details: `{"status":"ok"}`},
 			{name: "whoami", req: request{method: "GET", path: "/v1/whoami", key: keyFull}, status: 200,

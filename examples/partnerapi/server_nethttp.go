@@ -12,8 +12,8 @@ import (
 // newNetHTTP serves a's routes on net/http's ServeMux, with errkit's nethttp
 // adapter:
 //
-//  1. nethttp.Install: request IDs, panic recovery, ServeMux's own 404 and
-//     405 as the envelope, the error writer (and the access log);
+//  1. nethttp.Install: request IDs, panic recovery, the error writer (and
+//     the access log);
 //  2. per route, by its access: the global kill switch on /v1, then
 //     authentication, the key and organization kill switches, the rate
 //     limiter, the body limit and Idempotency-Key handling;
