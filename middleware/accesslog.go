@@ -50,23 +50,38 @@ func AccessLogWithConfig(cfg AccessLogConfig) echo.MiddlewareFunc {
 // ToMiddleware returns the AccessLog middleware for cfg. Every field's zero
 // value has a default, so it currently never fails.
 func (cfg AccessLogConfig) ToMiddleware() (echo.MiddlewareFunc, error) {
-	skipper := cfg.Skipper
-	if skipper == nil {
-		skipper = echomw.DefaultSkipper
-	}
-	log := accesslog.New(accesslog.Config{Logger: cfg.Logger, Level: cfg.Level})
+	al := cfg.logger()
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			if skipper(c) {
-				return next(c)
-			}
-			start := time.Now()
-			err := next(c)
-			if err != nil {
-				c.Error(err)
-			}
-			log.Log(c.Request(), c.Path(), c.Response().Status, time.Since(start))
-			return err
-		}
+		return func(c echo.Context) error { return al.serve(c, next) }
 	}, nil
+}
+
+// accessLogger is a configured AccessLog middleware, separate from the
+// closure so that Install can fuse it with the request IDs and recovery.
+type accessLogger struct {
+	skipper echomw.Skipper
+	log     *accesslog.Logger
+}
+
+func (cfg AccessLogConfig) logger() *accessLogger {
+	al := &accessLogger{skipper: cfg.Skipper, log: accesslog.New(accesslog.Config{Logger: cfg.Logger, Level: cfg.Level})}
+	if al.skipper == nil {
+		al.skipper = echomw.DefaultSkipper
+	}
+	return al
+}
+
+// serve runs next and writes the access line: the error is rendered first,
+// so that the line has the final status and code, and then returned.
+func (al *accessLogger) serve(c echo.Context, next echo.HandlerFunc) error {
+	if al.skipper(c) {
+		return next(c)
+	}
+	start := time.Now()
+	err := next(c)
+	if err != nil {
+		c.Error(err)
+	}
+	al.log.Log(c.Request(), c.Path(), c.Response().Status, time.Since(start))
+	return err
 }

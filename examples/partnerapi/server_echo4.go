@@ -34,6 +34,9 @@ func newEcho4(a *app) (http.Handler, error) {
 		return nil, err
 	}
 
+	// Each route's chain is composed once, here, rather than passed to
+	// echo as route or group middleware: echo v4 applies those again on
+	// every request, one closure allocation per middleware.
 	global := middleware.KillSwitch(a.global)
 	keyedChain := []echo.MiddlewareFunc{
 		authenticateEcho4(a.authenticate),
@@ -42,28 +45,26 @@ func newEcho4(a *app) (http.Handler, error) {
 		middleware.BodyLimit(a.maxBodyBytes),
 		middleware.Idempotency(a.replay),
 	}
-	v1 := e.Group(v1Prefix, global)
-	api := v1.Group("", keyedChain...)
-
 	notFound := echo4Handler(a.table.notFound)
-	e.Use(serveMuxParams(notFound, global(applyEcho4(notFound, keyedChain))))
-	// Routes are registered by their full path, less the group's prefix.
-	groups := map[access]*echo.Group{public: e.Group(""), open: v1, keyed: api}
+	rootNotFound := notFound
+	v1NotFound := global(applyEcho4(notFound, keyedChain))
+	chains := map[access]func(echo.HandlerFunc) echo.HandlerFunc{
+		public: func(h echo.HandlerFunc) echo.HandlerFunc { return h },
+		open:   global,
+		keyed:  func(h echo.HandlerFunc) echo.HandlerFunc { return global(applyEcho4(h, keyedChain)) },
+	}
+	params := serveMuxParams(rootNotFound, v1NotFound)
 	for _, rt := range a.table.routes {
-		tmpl := routeTemplate(rt.path)
-		if rt.access != public {
-			tmpl = tmpl[len(v1Prefix):]
-		}
 		// HEAD with GET, as ServeMux does.
-		groups[rt.access].Match(rt.methods(), tmpl, echo4Handler(rt.handler))
+		e.Match(rt.methods(), routeTemplate(rt.path), params(chains[rt.access](echo4Handler(rt.handler))))
 	}
 	// Whatever no route serves, after the chain of where it is: unknown
 	// /v1 paths and methods need a key first. The not-found routes take
 	// echo's own 405s and OPTIONS answers too (echo prefers a not-found
 	// route to them), so that table.notFound answers them all.
-	e.RouteNotFound("/*", notFound)
-	api.RouteNotFound("", notFound)
-	api.RouteNotFound("/*", notFound)
+	e.RouteNotFound("/*", params(rootNotFound))
+	e.RouteNotFound(v1Prefix, params(v1NotFound))
+	e.RouteNotFound(v1Prefix+"/*", params(v1NotFound))
 
 	// Operators: outside /v1, so never rate limited or switched off.
 	if err := middleware.RegisterAdmin(e.Group(adminPrefix), a.admin); err != nil {
