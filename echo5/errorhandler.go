@@ -102,8 +102,8 @@ func handle(w *httperror.Writer, c *echo.Context, err error) {
 	if _, ok := err.(*apierror.Error); !ok {
 		err = panicOf(c, err)
 	}
-	if !committed && echo.StatusCode(err) == http.StatusNotFound {
-		routeNotFoundAllow(w, c, err, rw.Header())
+	if !committed && w.Map(err, rw.Header()).Code() == apierror.CodeNotFound {
+		routeNotFoundAllow(c, rw.Header())
 	}
 	w.WriteMeta(rw, c.Request(), err, httperror.Meta{Route: c.Path(), Committed: committed})
 }
@@ -214,24 +214,21 @@ var probeMethods = [...]string{
 	http.MethodPost, echo.PROPFIND, http.MethodPut, http.MethodTrace, echo.REPORT, echo.QUERY,
 }
 
-// routeNotFoundAllow sets on h the Allow header of a NOT_FOUND (err) that
-// a RouteNotFound route answered while routes for other methods exist at the
+// routeNotFoundAllow sets on h the Allow header of a NOT_FOUND that a
+// RouteNotFound route answered while routes for other methods exist at the
 // path. echo v5 groups with middleware register such routes ("<prefix>"
 // and "<prefix>/*") so that their middleware run on unknown paths; the
 // router then prefers them over its 405, and the Allow header a 405 carries
 // is lost. The methods are found by routing the same path with each method
 // on a context from echo's pool, so the answer is the router's own; it
 // costs one lookup per method, on such 404s only.
-func routeNotFoundAllow(w *httperror.Writer, c *echo.Context, err error, h http.Header) {
+func routeNotFoundAllow(c *echo.Context, h http.Header) {
 	e := c.Echo()
 	if e == nil || c.Request() == nil || h.Get(echo.HeaderAllow) != "" {
 		return
 	}
 	if c.RouteInfo().Method != echo.RouteNotFound {
 		return // a route handler's 404, or the router's own
-	}
-	if w.Map(err, h).Code() != apierror.CodeNotFound {
-		return // a panic in the route, say
 	}
 	router := e.Router()
 	probe := e.AcquireContext()

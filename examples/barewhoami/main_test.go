@@ -3,9 +3,9 @@ package main
 import (
 	"io"
 	"maps"
-	"slices"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
