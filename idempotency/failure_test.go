@@ -25,7 +25,7 @@ import (
 // runs.
 func TestRedisDown(t *testing.T) {
 	inst := redistest.Private(t)
-	client := redis.NewClient(&redis.Options{Addr: inst.Addr(), MaxRetries: -1, DialTimeout: time.Second})
+	client := redis.NewClient(&redis.Options{Addr: inst.Addr(), MaxRetries: -1, DialTimeout: time.Second, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = client.Close() })
 	cr := &creator{}
 	srv, logs := newServer(t, idempotency.Config{Store: newRedis(t, client, inst.Prefix(t))}, cr.handle)

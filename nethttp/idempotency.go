@@ -44,8 +44,8 @@ func Idempotency(g *idempotency.Guard) func(http.Handler) http.Handler {
 }
 
 // pathParams appends to dst the wildcards of r.Pattern ("{name}" and
-// "{name...}", in the order the pattern names them, not "{$}") with their
-// values from r.PathValue.
+// "{name...}", in the order the pattern names them, not "{$}"; chi's
+// "{name:regexp}" too) with their values from r.PathValue.
 func pathParams(dst []idempotency.Param, r *http.Request) []idempotency.Param {
 	p := r.Pattern
 	// "[METHOD ][HOST]/PATH": wildcards live in the path only.
@@ -64,6 +64,7 @@ func pathParams(dst []idempotency.Param, r *http.Request) []idempotency.Param {
 			return dst
 		}
 		name := strings.TrimSuffix(p[open+1:open+n], "...")
+		name, _, _ = strings.Cut(name, ":") // chi's {id:[0-9]+}: the name before the pattern
 		p = p[open+n+1:]
 		if name == "" || name == "$" {
 			continue

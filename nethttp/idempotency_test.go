@@ -247,6 +247,13 @@ func TestIdempotencyPathParams(t *testing.T) {
 	}
 	// Outside a route there is no pattern and so no parameter.
 	assert.Empty(t, pathParams(nil, httptest.NewRequest(http.MethodPost, "/x", nil)))
+
+	// A router with regexp wildcards (chi: {id:[0-9]+}) that sets Pattern
+	// and the path values: the name is what precedes the colon.
+	r := httptest.NewRequest(http.MethodPost, "/p/42", nil)
+	r.Pattern = "/p/{id:[0-9]+}"
+	r.SetPathValue("id", "42")
+	assert.Equal(t, []idempotency.Param{{Name: "id", Value: "42"}}, pathParams(nil, r))
 }
 
 func TestIdempotencyNilGuardPanics(t *testing.T) {

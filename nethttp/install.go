@@ -110,8 +110,9 @@ func (s *service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rw := &responseWriter{ResponseWriter: w}
 	r = s.stamper.Stamp(w.Header(), r)
-	reqstate.From(r.Context()).Adapter = s
-	rw.req = r
+	st := reqstate.From(r.Context())
+	st.Adapter = s
+	rw.req, rw.state = r, st
 	s.serve(rw, r)
 	if rw.intercepted != 0 {
 		// The router's own 404 or 405: answered as the contract's envelope.
@@ -119,7 +120,7 @@ func (s *service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.errors.WriteMeta(rw, r, &httperror.StatusError{Status: rw.intercepted}, httperror.Meta{})
 	}
 	if s.access != nil {
-		s.access.Log(r, s.route(r), rw.statusOr200(), time.Since(start))
+		s.access.Log(r, rw.route(), rw.statusOr200(), time.Since(start))
 	}
 }
 
@@ -129,7 +130,7 @@ func (s *service) serve(rw *responseWriter, r *http.Request) {
 		if v := recover(); v != nil {
 			err := httperror.Recovered(v, s.stack)
 			rw.intercepting = false
-			s.errors.WriteMeta(rw, r, err, httperror.Meta{Route: s.route(r), Committed: rw.wrote})
+			s.errors.WriteMeta(rw, r, err, httperror.Meta{Route: rw.route(), Committed: rw.wrote})
 		}
 	}()
 	s.next.ServeHTTP(rw, r)

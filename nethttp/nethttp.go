@@ -39,18 +39,30 @@ func Error(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // Route returns the route template of r: what [Config].Route returns under
-// [Install], else r.Pattern ("" before ServeMux has routed r).
+// [Install], else r.Pattern ("" before ServeMux has routed r). Under
+// Install it also records a non-empty template for the access log, which
+// runs outside the route and may hold another copy of the request.
 func Route(r *http.Request) string {
-	if s := serviceOf(r); s != nil {
-		return s.route(r)
+	st := reqstate.From(r.Context())
+	if st == nil {
+		return r.Pattern
 	}
-	return r.Pattern
+	s, ok := st.Adapter.(*service)
+	if !ok {
+		return r.Pattern
+	}
+	route := s.route(r)
+	if route != "" {
+		st.Route = route
+	}
+	return route
 }
 
 // Handler adapts a handler that returns errors: a non-nil error is
 // rendered with [Error], so a handler can return apierror.NotFound().
 func Handler(h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		Route(r) // for the access log
 		if err := h(w, r); err != nil {
 			Error(w, r, err)
 		}

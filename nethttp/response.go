@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"net"
 	"net/http"
+
+	"github.com/layershq/errkit/internal/reqstate"
 )
 
 // responseWriter records what the handler wrote (for the access log and to
@@ -12,6 +14,7 @@ import (
 type responseWriter struct {
 	http.ResponseWriter
 	req          *http.Request
+	state        *reqstate.State
 	status       int
 	wrote        bool
 	intercepting bool // swallowing the body of an intercepted answer
@@ -38,11 +41,22 @@ func (w *responseWriter) WriteHeader(code int) {
 // routerAnswer reports whether the 404 or 405 about to be written is a
 // router's own (http.Error outside any route) rather than a handler's.
 func (w *responseWriter) routerAnswer() bool {
-	s := serviceOf(w.req)
-	if s == nil || s.route(w.req) != "" {
+	if w.route() != "" {
 		return false
 	}
 	return w.Header().Get("Content-Type") == "text/plain; charset=utf-8"
+}
+
+// route is the route template of the request: what the route hook finds
+// on the request Install passed on, else what errkit saw inside the route
+// (the request may have been replaced on the way).
+func (w *responseWriter) route() string {
+	if s, ok := w.state.Adapter.(*service); ok {
+		if route := s.route(w.req); route != "" {
+			return route
+		}
+	}
+	return w.state.Route
 }
 
 // Write implements http.ResponseWriter.

@@ -85,6 +85,13 @@ func (t routeTable) lookup(route, method string) (string, bool) {
 	if class, ok := m[method]; ok {
 		return class, true
 	}
+	if method == http.MethodHead {
+		// A GET route serves HEAD too (ServeMux, echo's Match): it is
+		// limited as that route.
+		if class, ok := m[http.MethodGet]; ok {
+			return class, true
+		}
+	}
 	class, ok := m[""]
 	return class, ok
 }

@@ -293,6 +293,7 @@ func TestLimitRoutes(t *testing.T) {
 		{"ServeMux pattern: method ignored", "PUT", "GET /v1/things/{id}", `"things";q=5;w=5`, `"things";r=4;t=1`, 200},
 		{"ServeMux pattern: host ignored", "PUT", "api.example.com/v1/things/{id}", `"things";q=5;w=5`, `"things";r=4;t=1`, 200},
 		{"unlimited for its method", "GET", "/health", "", "", 200},
+		{"HEAD on a GET route is that route", "HEAD", "/health", "", "", 200},
 		{"unlimited route, other method: ClassFunc", "POST", "/health", `"write";q=1;w=1`, `"write";r=0;t=1`, 429},
 		{"raw path is not a template", "POST", "/v1/things/1", `"write";q=1;w=1`, `"write";r=0;t=1`, 429},
 		{"no route", "GET", "", `"read";q=1;w=1`, `"read";r=0;t=1`, 429},

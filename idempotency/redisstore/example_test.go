@@ -40,5 +40,5 @@ func ExampleNew_nilClient() {
 	_, err := redisstore.New(nil, redisstore.Config{})
 	fmt.Println(err)
 	// Output:
-	// redisstore: New needs a non-nil Redis client
+	// idempotency/redisstore: nil Redis client
 }

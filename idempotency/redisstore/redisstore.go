@@ -29,6 +29,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/layershq/errkit/idempotency"
+	"github.com/layershq/errkit/internal/redisclient"
 )
 
 // DefaultPrefix prefixes the keys of a Store whose Config.Prefix is empty.
@@ -106,6 +107,12 @@ type Config struct {
 	Prefix string
 }
 
+// ErrContextTimeoutDisabled is returned by [New] for a go-redis client
+// whose options leave ContextTimeoutEnabled false: such a client ignores
+// context deadlines on network I/O, so the Guard's StoreTimeout could not
+// bound the store's calls.
+var ErrContextTimeoutDisabled = errors.New("idempotency/redisstore: the Redis client must set ContextTimeoutEnabled so the store timeout holds")
+
 // Store is an [idempotency.Store] on Redis, shared by every instance of a
 // service that uses the same Redis and prefix. Each idempotency key is one
 // Redis key, the prefix followed by 64 hex characters, holding either the
@@ -126,30 +133,16 @@ var _ idempotency.Store = (*Store)(nil)
 // call's network I/O (otherwise go-redis waits up to its own ReadTimeout,
 // 3 s by default).
 func New(client redis.UniversalClient, cfg Config) (*Store, error) {
-	if isNil(client) {
-		return nil, errors.New("redisstore: New needs a non-nil Redis client")
+	if redisclient.IsNil(client) {
+		return nil, errors.New("idempotency/redisstore: nil Redis client")
+	}
+	if !redisclient.HonoursDeadlines(client) {
+		return nil, ErrContextTimeoutDisabled
 	}
 	if cfg.Prefix == "" {
 		cfg.Prefix = DefaultPrefix
 	}
 	return &Store{client: client, prefix: cfg.Prefix}, nil
-}
-
-// isNil reports whether c is nil, or a nil pointer of one of go-redis's
-// client types in a non-nil interface (a typed nil would only fail on the
-// first request).
-func isNil(c redis.UniversalClient) bool {
-	switch c := c.(type) {
-	case nil:
-		return true
-	case *redis.Client:
-		return c == nil
-	case *redis.ClusterClient:
-		return c == nil
-	case *redis.Ring:
-		return c == nil
-	}
-	return false
 }
 
 // Acquire implements [idempotency.Store].

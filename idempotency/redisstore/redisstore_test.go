@@ -45,11 +45,16 @@ func TestNew(t *testing.T) {
 			require.NotPanics(t, func() { s, err = New(c, Config{}) })
 			assert.Nil(t, s)
 			require.Error(t, err)
-			assert.Contains(t, err.Error(), "non-nil Redis client")
+			assert.Contains(t, err.Error(), "nil Redis client")
 		})
 	}
 
-	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	noDeadlines := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	t.Cleanup(func() { _ = noDeadlines.Close() })
+	_, err := New(noDeadlines, Config{})
+	require.ErrorIs(t, err, ErrContextTimeoutDisabled, "StoreTimeout could not hold on such a client")
+
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = client.Close() })
 	s, err := New(client, Config{})
 	require.NoError(t, err)
@@ -151,7 +156,7 @@ func TestTokenNewline(t *testing.T) {
 // operation, wrapping the client's error, for every method.
 func TestRedisErrors(t *testing.T) {
 	inst := redistest.Private(t)
-	client := redis.NewClient(&redis.Options{Addr: inst.Addr(), MaxRetries: -1, DialTimeout: time.Second})
+	client := redis.NewClient(&redis.Options{Addr: inst.Addr(), MaxRetries: -1, DialTimeout: time.Second, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = client.Close() })
 	s, err := New(client, Config{Prefix: inst.Prefix(t)})
 	require.NoError(t, err)

@@ -41,6 +41,10 @@ type State struct {
 	// adapter keeps its error writer and route hook there), set once before
 	// the request is served.
 	Adapter any
+	// Route is the route template an adapter saw inside the route, for
+	// what runs outside it (the access log) when the request it holds is
+	// not the one that was routed. Written on the request's goroutine.
+	Route string
 
 	// Written by the error writer, on the request's goroutine.
 	renderedErr  error

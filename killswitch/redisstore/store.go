@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/layershq/errkit/internal/redisclient"
 	"github.com/layershq/errkit/killswitch"
 	"github.com/layershq/errkit/requestid"
 )
@@ -131,10 +131,10 @@ type Store struct {
 // returns an error only for such a client, a nil client or an invalid cfg,
 // never for an unreachable Redis.
 func New(client redis.UniversalClient, cfg Config) (*Store, error) {
-	if isNil(client) {
+	if redisclient.IsNil(client) {
 		return nil, errors.New("killswitch/redisstore: nil Redis client")
 	}
-	if !contextTimeouts(client) {
+	if !redisclient.HonoursDeadlines(client) {
 		return nil, ErrContextTimeoutDisabled
 	}
 	if cfg.ResyncInterval < 0 || cfg.Timeout < 0 || cfg.StaleAfter < 0 {
@@ -196,30 +196,6 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 	go r.subscribeLoop(ctx)
 	go r.resyncLoop(ctx)
 	return r, nil
-}
-
-// isNil reports whether client is nil, or an interface holding a nil
-// pointer (which would fail on first use rather than at New).
-func isNil(client redis.UniversalClient) bool {
-	if client == nil {
-		return true
-	}
-	v := reflect.ValueOf(client)
-	return v.Kind() == reflect.Pointer && v.IsNil()
-}
-
-// contextTimeouts reports whether client honours context deadlines; a
-// client type it does not know is trusted to.
-func contextTimeouts(client redis.UniversalClient) bool {
-	switch c := client.(type) {
-	case *redis.Client:
-		return c.Options().ContextTimeoutEnabled
-	case *redis.ClusterClient:
-		return c.Options().ContextTimeoutEnabled
-	case *redis.Ring:
-		return c.Options().ContextTimeoutEnabled
-	}
-	return true
 }
 
 // Check returns the broadest switch that is on for keyID and orgID in the

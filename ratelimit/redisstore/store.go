@@ -25,6 +25,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/layershq/errkit/internal/redisclient"
 	"github.com/layershq/errkit/ratelimit"
 )
 
@@ -69,19 +70,10 @@ type Store struct {
 // for *redis.Client, *redis.ClusterClient and *redis.Ring); otherwise
 // [ErrContextTimeoutDisabled] is returned.
 func New(client redis.UniversalClient, cfg Config) (*Store, error) {
-	if client == nil {
+	if redisclient.IsNil(client) {
 		return nil, errors.New("ratelimit/redisstore: nil Redis client")
 	}
-	ctxTimeouts := true
-	switch c := client.(type) {
-	case *redis.Client:
-		ctxTimeouts = c.Options().ContextTimeoutEnabled
-	case *redis.ClusterClient:
-		ctxTimeouts = c.Options().ContextTimeoutEnabled
-	case *redis.Ring:
-		ctxTimeouts = c.Options().ContextTimeoutEnabled
-	}
-	if !ctxTimeouts {
+	if !redisclient.HonoursDeadlines(client) {
 		return nil, ErrContextTimeoutDisabled
 	}
 	if cfg.Prefix == "" {
