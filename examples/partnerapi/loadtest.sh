@@ -107,6 +107,10 @@ redis=(-redis "redis://127.0.0.1:$redis_port/0")
 for fw in "${frameworks[@]}"; do
 	f=(-framework "$fw")
 	measure "barewhoami $fw" "$work/barewhoami" -addr "127.0.0.1:$PORT" "${f[@]}"
+	case $fw in
+	echo4 | echo5) # the chain a team on this framework would pick instead
+		measure "barewhoami $fw-chain" "$work/barewhoami" -addr "127.0.0.1:$PORT" -framework "$fw-chain" ;;
+	esac
 	measure "partnerapi $fw" "$work/partnerapi" -addr "127.0.0.1:$PORT" "${f[@]}" "${unlimited[@]}"
 	measure "partnerapi $fw -access-log=false" "$work/partnerapi" -addr "127.0.0.1:$PORT" "${f[@]}" -access-log=false "${unlimited[@]}"
 	measure "partnerapi $fw -redis" "$work/partnerapi" -addr "127.0.0.1:$PORT" "${f[@]}" "${redis[@]}" "${unlimited[@]}"
