@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,26 +12,6 @@ import (
 	"github.com/layershq/errkit/apierror"
 	"github.com/layershq/errkit/httperror"
 )
-
-var update = flag.Bool("update", false, "rewrite README.md's error-codes table from the catalogue")
-
-const readme = "../../README.md"
-
-// TestREADMEMatchesCode fails when a generated section of README.md (the
-// error-codes table, the error-mapping table) is not what the code
-// generates. Fix with: go test ./internal/docgen -update (or go run
-// ./internal/docgen from the repository root).
-func TestREADMEMatchesCode(t *testing.T) {
-	if *update {
-		require.NoError(t, run(readme))
-	}
-	doc, err := os.ReadFile(readme)
-	require.NoError(t, err)
-	want, err := RewriteAll(doc)
-	require.NoError(t, err)
-	require.Equal(t, string(want), string(doc),
-		"README.md's generated sections differ from the code; run: go test ./internal/docgen -update")
-}
 
 func TestMappingTable(t *testing.T) {
 	rows := httperror.Mapping()
@@ -94,19 +73,44 @@ func TestRewrite(t *testing.T) {
 	}
 }
 
-func TestRunRewritesFile(t *testing.T) {
-	beginMarker, endMarker := markers("error-codes")
+// TestRunRewritesSections: run rewrites the sections of README.md and of
+// docs/*.md wherever they are, leaves the rest of the files alone, and fails
+// when a section is in no file or its markers are broken.
+func TestRunRewritesSections(t *testing.T) {
+	codesBegin, codesEnd := markers("error-codes")
 	mapBegin, mapEnd := markers("error-mapping")
-	path := filepath.Join(t.TempDir(), "README.md")
-	require.NoError(t, os.WriteFile(path, []byte("a\n"+beginMarker+"\nstale\n"+endMarker+"\nb\n"+mapBegin+"\n"+mapEnd+"\n"), 0o644))
-	require.NoError(t, run(path))
-	got, err := os.ReadFile(path)
-	require.NoError(t, err)
-	assert.Equal(t, "a\n"+beginMarker+"\n"+Table(apierror.Catalogue())+endMarker+"\nb\n"+
-		mapBegin+"\n"+MappingTable(httperror.Mapping())+mapEnd+"\n", string(got))
+	root := t.TempDir()
+	require.NoError(t, os.Mkdir(filepath.Join(root, "docs"), 0o755))
+	readme := filepath.Join(root, "README.md")
+	contract := filepath.Join(root, "docs", "contract.md")
+	other := filepath.Join(root, "docs", "guide.md")
+	require.NoError(t, os.WriteFile(readme, []byte("a\n"+codesBegin+"\nstale\n"+codesEnd+"\nb\n"), 0o644))
+	require.NoError(t, os.WriteFile(contract, []byte("c\n"+mapBegin+"\n"+mapEnd+"\n"), 0o644))
+	require.NoError(t, os.WriteFile(other, []byte("no sections\n"), 0o644))
 
-	require.Error(t, run(filepath.Join(t.TempDir(), "missing.md")))
-	bad := filepath.Join(t.TempDir(), "README.md")
-	require.NoError(t, os.WriteFile(bad, []byte("no markers"), 0o644))
-	assert.ErrorContains(t, run(bad), "lacks the error-codes markers")
+	stale, err := run(root, true)
+	require.NoError(t, err)
+	assert.Contains(t, stale, "README.md")
+	assert.Contains(t, stale, "docs/contract.md")
+	assert.NotContains(t, stale, "docs/guide.md")
+	got, err := os.ReadFile(readme)
+	require.NoError(t, err)
+	assert.Equal(t, "a\n"+codesBegin+"\n"+Table(apierror.Catalogue())+codesEnd+"\nb\n", string(got))
+	got, err = os.ReadFile(contract)
+	require.NoError(t, err)
+	assert.Equal(t, "c\n"+mapBegin+"\n"+MappingTable(httperror.Mapping())+mapEnd+"\n", string(got))
+	got, err = os.ReadFile(other)
+	require.NoError(t, err)
+	assert.Equal(t, "no sections\n", string(got))
+
+	require.NoError(t, os.WriteFile(contract, []byte("c\n"), 0o644))
+	_, err = run(root, true)
+	assert.ErrorContains(t, err, "no Markdown file (README.md, docs/*.md) has the error-mapping markers")
+
+	require.NoError(t, os.WriteFile(contract, []byte(mapBegin+"\n"), 0o644))
+	_, err = run(root, true)
+	assert.ErrorContains(t, err, "docs/contract.md: docgen: the file lacks the error-mapping markers")
+
+	_, err = run(t.TempDir(), true)
+	assert.Error(t, err, "a root without README.md")
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -11,14 +12,14 @@ import (
 	"github.com/layershq/errkit/httperror"
 )
 
-// A section is a generated part of README.md: a name (its markers) and its
-// text.
+// A section is a generated part of a Markdown file: a name (its markers)
+// and its text.
 type section struct {
 	name string
 	text func() string
 }
 
-// sections are the generated parts of README.md.
+// sections are the generated parts of README.md and docs/*.md.
 var sections = []section{
 	{"error-codes", func() string { return Table(apierror.Catalogue()) }},
 	{"error-mapping", func() string { return MappingTable(httperror.Mapping()) }},
@@ -30,9 +31,14 @@ func markers(name string) (begin, end string) {
 		"<!-- END " + name + " -->"
 }
 
-// RewriteAll returns doc with every section regenerated.
+// RewriteAll returns doc with every section it holds regenerated. It fails
+// when a section's markers are incomplete, repeated or out of order.
 func RewriteAll(doc []byte) ([]byte, error) {
+	have := sectionsIn(doc)
 	for _, s := range sections {
+		if !slices.Contains(have, s.name) {
+			continue
+		}
 		var err error
 		if doc, err = Rewrite(doc, s.name, s.text()); err != nil {
 			return nil, err
@@ -112,9 +118,9 @@ func Rewrite(doc []byte, name, table string) ([]byte, error) {
 	end := bytes.Index(doc, []byte(endMarker))
 	switch {
 	case begin < 0 || end < 0:
-		return nil, errors.New("docgen: README.md lacks the " + name + " markers " + beginMarker + " ... " + endMarker)
+		return nil, errors.New("docgen: the file lacks the " + name + " markers " + beginMarker + " ... " + endMarker)
 	case bytes.Count(doc, []byte(beginMarker)) > 1 || bytes.Count(doc, []byte(endMarker)) > 1:
-		return nil, errors.New("docgen: README.md has the " + name + " markers more than once")
+		return nil, errors.New("docgen: the file has the " + name + " markers more than once")
 	case end < begin:
 		return nil, fmt.Errorf("docgen: %q comes before %q", endMarker, beginMarker)
 	}
