@@ -25,16 +25,18 @@ const (
 // links a framework it is not for.
 func TestDependencyRules(t *testing.T) {
 	core := []string{"apierror", "ratelimit", "killswitch", "idempotency", "jobs", "retry",
-		"principal", "requestid", "httperror", "accesslog"}
+		"principal", "requestid", "httperror", "accesslog", "upstream"}
 	rules := []struct {
 		pkg       string
 		forbidden []string
 	}{
 		{"nethttp", []string{echoAny, goRedis}},
 		{"middleware", []string{echoV5, goRedis}},
+		{"echo5", []string{echoV4, goRedis}},
 		{"ratelimit/redisstore", []string{echoAny}},
 		{"killswitch/redisstore", []string{echoAny}},
 		{"idempotency/redisstore", []string{echoAny}},
+		{"upstream/redisstore", []string{echoAny}},
 	}
 	for _, p := range core {
 		rules = append(rules, struct {
@@ -60,5 +62,10 @@ func TestDependencyRules(t *testing.T) {
 		out, err := exec.Command(goBin, "list", "-deps", "./middleware").CombinedOutput()
 		require.NoError(t, err, "%s", out)
 		assert.Contains(t, strings.Fields(string(out)), echoV4, "the check above can see echo at all")
+	})
+	t.Run("echo5 is on echo v5", func(t *testing.T) {
+		out, err := exec.Command(goBin, "list", "-deps", "./echo5").CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		assert.Contains(t, strings.Fields(string(out)), echoV5, "the check above can see echo v5 at all")
 	})
 }

@@ -220,13 +220,30 @@ func PlatformError(platform Platform, platformCode, platformMessage string, retr
 }
 
 // ScrapeFailed returns SCRAPE_FAILED (502); the message names the URL that
-// could not be fetched, when given.
+// could not be fetched, when given, without its userinfo, query string or
+// fragment: a signed URL's signature or a token never reaches the message.
 func ScrapeFailed(fetchURL string) *Error {
 	e := newError(CodeScrapeFailed, nil)
-	if fetchURL != "" {
-		e.message = "Fetching " + fetchURL + " returned an error or timed out."
+	if u := withoutSecrets(fetchURL); u != "" {
+		e.message = "Fetching " + u + " returned an error or timed out."
 	}
 	return e
+}
+
+// withoutSecrets is raw without userinfo, query and fragment. A string that
+// does not parse as an absolute URL is cut at its first '?' or '#' and
+// loses everything up to an '@'.
+func withoutSecrets(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.Scheme != "" && u.Host != "" {
+		return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path, RawPath: u.RawPath}).String()
+	}
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		raw = raw[:i]
+	}
+	if i := strings.LastIndexByte(raw, '@'); i >= 0 {
+		raw = raw[i+1:]
+	}
+	return raw
 }
 
 // WorkflowStartFailed returns WORKFLOW_START_FAILED (500): the request was
