@@ -126,7 +126,12 @@ func (e *Error) Is(target error) bool {
 // method echo v5's HTTPStatusCoder names, so that v5's RequestLogger,
 // ResolveResponseStatus and labstack's echo-otel see the contract's status
 // without running the error handler.
-func (e *Error) StatusCode() int { return e.status }
+func (e *Error) StatusCode() int {
+	if e == nil {
+		return http.StatusInternalServerError // what a nil *Error is answered with
+	}
+	return e.status
+}
 
 // WithMessage returns a copy of e with message msg. INTERNAL keeps its fixed
 // message whatever msg is; an empty msg keeps the current message.

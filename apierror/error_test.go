@@ -338,3 +338,8 @@ func TestExampleForEveryCode(t *testing.T) {
 	_, ok := apierror.Example("NOPE")
 	assert.False(t, ok)
 }
+
+func TestStatusCode(t *testing.T) {
+	assert.Equal(t, 429, apierror.RateLimited(time.Second).StatusCode())
+	assert.Equal(t, 500, (*apierror.Error)(nil).StatusCode(), "a nil *Error answers INTERNAL's status, without panicking")
+}

@@ -46,9 +46,10 @@
 // (package middleware) rather than in a module of its own. The echo majors
 // are kept apart by packages, which is what Go compiles and links: a
 // service importing echo5 builds no echo v4 package, and one importing
-// middleware builds no echo v5 package. The module's go.sum lists both
-// echo majors, but a module requirement that no imported package uses is
-// never downloaded or compiled into a build. errkit's own test
+// middleware builds no echo v5 package. errkit's go.mod requires both echo
+// majors, but Go reads a requirement whose packages a build does not import
+// only for version selection (its go.mod file): its code is neither
+// downloaded nor compiled into the service. errkit's own test
 // (deps_test.go) runs go list -deps on each adapter and fails when echo5's
 // build contains github.com/labstack/echo/v4 (or go-redis), or
 // middleware's contains github.com/labstack/echo/v5:
@@ -66,9 +67,9 @@
 // RequestLogger with HandleError, which hands the error to the error
 // handler and returns it too, is handled the same way).
 //
-// Every errkit error implements StatusCode() int (echo.HTTPStatusCoder),
-// so echo's RequestLogger, echo.ResolveResponseStatus and labstack's
-// echo-otel see the contract's status of a returned error without calling
+// Every *apierror.Error implements StatusCode() int (echo.HTTPStatusCoder),
+// so echo's RequestLogger, echo.ResolveResponseStatus and middleware built
+// on them see the contract's status of a returned error without calling
 // the error handler: 429 for apierror.RateLimited, 503 for a kill switch.
 //
 // # Request IDs

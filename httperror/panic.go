@@ -25,6 +25,11 @@ type PanicError struct {
 // [Writer] never renders it.
 func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
 
+// StatusCode returns 500: a panic is always INTERNAL, whatever its value,
+// also to middleware that ask for the status before the error is rendered
+// (echo v5's RequestLogger, labstack's echo-otel).
+func (e *PanicError) StatusCode() int { return http.StatusInternalServerError }
+
 // Unwrap returns the panic value when it is an error, so that errors.Is and
 // errors.As see through the panic.
 func (e *PanicError) Unwrap() error {

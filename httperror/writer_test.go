@@ -429,3 +429,8 @@ func TestLimitBody(t *testing.T) {
 	require.NoError(t, httperror.LimitBody(httptest.NewRecorder(), r, 4))
 	assert.Nil(t, r.Body)
 }
+
+func TestPanicErrorStatusCode(t *testing.T) {
+	pe := &httperror.PanicError{Value: apierror.NotFound()}
+	assert.Equal(t, 500, pe.StatusCode(), "a panic is INTERNAL even when its value is an *apierror.Error")
+}

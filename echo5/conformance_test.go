@@ -1,0 +1,69 @@
+package echo5_test
+
+import (
+	"net/http"
+	"regexp"
+	"testing"
+
+	"github.com/labstack/echo/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/layershq/errkit/conformance"
+	"github.com/layershq/errkit/echo5"
+)
+
+// TestConformance runs errkit's conformance suite, unchanged, on echo v5.
+func TestConformance(t *testing.T) {
+	conformance.Run(t, newConformanceServer)
+}
+
+// wildcard is a ServeMux path parameter, {name}.
+var wildcard = regexp.MustCompile(`\{([A-Za-z0-9_]+)\}`)
+
+// newConformanceServer mounts the suite's routes on echo v5, each with the
+// middleware it names, in the suite's order.
+func newConformanceServer(t *testing.T, f *conformance.Fixtures) http.Handler {
+	e := echo.New()
+	require.NoError(t, echo5.Install(e, echo5.Config{Logger: f.Logger}))
+	for _, rt := range f.Routes() {
+		var mws []echo.MiddlewareFunc
+		if rt.Auth {
+			mws = append(mws, authenticate(f))
+		}
+		if rt.KillSwitch {
+			mws = append(mws, echo5.KillSwitch(f.KillSwitch))
+		}
+		if rt.RateLimit {
+			mws = append(mws, echo5.RateLimit(f.Limiter))
+		}
+		if rt.BodyLimit {
+			mws = append(mws, echo5.BodyLimit(conformance.MaxBodyBytes))
+		}
+		if rt.Idempotency {
+			mws = append(mws, echo5.Idempotency(f.Idempotency))
+		}
+		handler := rt.Handler
+		e.Add(rt.Method, wildcard.ReplaceAllString(rt.Path, ":$1"), func(c *echo.Context) error {
+			r := c.Request()
+			for _, pv := range c.PathValues() {
+				r.SetPathValue(pv.Name, pv.Value)
+			}
+			return handler(c.Response(), r)
+		}, mws...)
+	}
+	return e
+}
+
+// authenticate is a service's authentication middleware.
+func authenticate(f *conformance.Fixtures) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c *echo.Context) error {
+			r, err := f.Authenticate(c.Request())
+			if err != nil {
+				return err
+			}
+			c.SetRequest(r)
+			return next(c)
+		}
+	}
+}

@@ -1,0 +1,331 @@
+package echo5_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/labstack/echo/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/layershq/errkit/apierror"
+	"github.com/layershq/errkit/echo5"
+	"github.com/layershq/errkit/idempotency"
+	"github.com/layershq/errkit/principal"
+)
+
+// idemRoute is the echo route of the idempotency tests; c.Path() reports it.
+const idemRoute = "/v1/projects/:projectId/content"
+
+// idemLogs collects JSON log lines; it is safe for concurrent use.
+type idemLogs struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *idemLogs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// access returns the statuses of the access log lines, in order.
+func (l *idemLogs) access(t *testing.T) []int {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []int
+	sc := bufio.NewScanner(bytes.NewReader(l.buf.Bytes()))
+	for sc.Scan() {
+		var m struct {
+			Msg    string `json:"msg"`
+			Route  string `json:"route"`
+			Status int    `json:"status"`
+		}
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &m))
+		if m.Msg == "request" {
+			assert.Equal(t, idemRoute, m.Route)
+			out = append(out, m.Status)
+		}
+	}
+	return out
+}
+
+// idemServer serves h at POST idemRoute on a real listener, behind Install
+// (with the access log), a test authentication (the X-Test-Key-Id header
+// names the caller), a probe that checks the handler chain hands back
+// echo's own Response, and mw.
+func idemServer(t *testing.T, mw echo.MiddlewareFunc, h echo.HandlerFunc) (*httptest.Server, *idemLogs) {
+	t.Helper()
+	logs := &idemLogs{}
+	e := echo.New()
+	require.NoError(t, echo5.Install(e, echo5.Config{
+		Logger:    slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		AccessLog: &echo5.AccessLogConfig{},
+	}))
+	authenticate := func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c *echo.Context) error {
+			if id := c.Request().Header.Get("X-Test-Key-Id"); id != "" {
+				echo5.SetPrincipal(c, principal.Principal{KeyID: id})
+			}
+			return next(c)
+		}
+	}
+	probe := func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c *echo.Context) error {
+			res := c.Response()
+			err := next(c)
+			assert.Same(t, res, c.Response(), "the middleware restores echo's Response")
+			return err
+		}
+	}
+	e.POST(idemRoute, h, authenticate, probe, mw)
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	return srv, logs
+}
+
+// idemReply is a response read whole.
+type idemReply struct {
+	status int
+	header http.Header
+	body   string
+}
+
+// idemDo POSTs body with the Idempotency-Key key to project's content.
+func idemDo(srv *httptest.Server, project, key, body string, hdr ...string) (idemReply, error) {
+	req, err := http.NewRequest(http.MethodPost, srv.URL+"/v1/projects/"+project+"/content", strings.NewReader(body))
+	if err != nil {
+		return idemReply{}, err
+	}
+	req.Header.Set("X-Test-Key-Id", "key_A")
+	req.Header.Set(idempotency.HeaderKey, key)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		return idemReply{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return idemReply{}, err
+	}
+	return idemReply{status: resp.StatusCode, header: resp.Header, body: string(b)}, nil
+}
+
+func idemMustDo(t *testing.T, srv *httptest.Server, project, key, body string, hdr ...string) idemReply {
+	t.Helper()
+	r, err := idemDo(srv, project, key, body, hdr...)
+	require.NoError(t, err)
+	return r
+}
+
+// idemEnvelope is the exact error body of r.
+func idemEnvelope(r idemReply, code, message, details string) string {
+	s := `{"error":{"code":"` + code + `","message":"` + message + `","requestId":"` + r.header.Get("X-Request-Id") + `"`
+	if details != "" {
+		s += `,"details":` + details
+	}
+	return s + "}}"
+}
+
+// TestIdempotency: over a real listener, a retry replays with
+// Idempotent-Replayed (and echo's Response, so the access log, has the
+// replayed status), another request under the key is IDEMPOTENCY_CONFLICT
+// (the fingerprint holds c.Path() and the path parameters), a retry while
+// the first request runs is CONFLICT with Retry-After, and a returned error
+// or a panic releases the key.
+func TestIdempotency(t *testing.T) {
+	g, err := idempotency.New(idempotency.Config{})
+	require.NoError(t, err)
+	var runs atomic.Int64
+	entered := make(chan struct{}, 1)
+	gate := make(chan struct{})
+	h := func(c *echo.Context) error {
+		body, err := io.ReadAll(c.Request().Body)
+		if err != nil {
+			return err
+		}
+		switch string(body) {
+		case "fail":
+			if runs.Add(1) == 1 {
+				return apierror.Internal(errors.New("db down"))
+			}
+		case "panic":
+			if runs.Add(1) == 1 {
+				panic("boom")
+			}
+		case "slow":
+			runs.Add(1)
+			entered <- struct{}{}
+			<-gate
+		default:
+			runs.Add(1)
+		}
+		c.Response().Header().Set(echo.HeaderLocation, "/v1/content/"+c.Param("projectId"))
+		return c.JSON(http.StatusCreated, map[string]int64{"run": runs.Load()})
+	}
+	srv, logs := idemServer(t, echo5.Idempotency(g), h)
+
+	t.Run("replay", func(t *testing.T) {
+		runs.Store(0)
+		first := idemMustDo(t, srv, "prj_1", "order-1", `{"hook":"a"}`)
+		require.Equal(t, http.StatusCreated, first.status, first.body)
+		assert.Empty(t, first.header.Values(idempotency.HeaderReplayed))
+		second := idemMustDo(t, srv, "prj_1", "order-1", `{"hook":"a"}`)
+		assert.Equal(t, http.StatusCreated, second.status)
+		assert.Equal(t, "true", second.header.Get(idempotency.HeaderReplayed))
+		assert.Equal(t, first.body, second.body)
+		assert.Equal(t, "{\"run\":1}\n", second.body)
+		assert.Equal(t, "/v1/content/prj_1", second.header.Get("Location"))
+		assert.Equal(t, echo.MIMEApplicationJSON, second.header.Get("Content-Type"))
+		assert.NotEqual(t, first.header.Get("X-Request-Id"), second.header.Get("X-Request-Id"))
+		assert.Equal(t, int64(1), runs.Load())
+		assert.Equal(t, []int{201, 201}, logs.access(t)[:2], "the replay's status reached echo's Response")
+	})
+
+	t.Run("conflict", func(t *testing.T) {
+		runs.Store(0)
+		require.Equal(t, http.StatusCreated, idemMustDo(t, srv, "prj_1", "order-2", `{"hook":"a"}`).status)
+		for _, tt := range []struct{ project, body string }{{"prj_1", `{"hook":"b"}`}, {"prj_2", `{"hook":"a"}`}} {
+			r := idemMustDo(t, srv, tt.project, "order-2", tt.body)
+			orig := idempotency.Fingerprint(http.MethodPost, idemRoute,
+				[]idempotency.Param{{Name: "projectId", Value: "prj_1"}}, "", []byte(`{"hook":"a"}`))
+			cur := idempotency.Fingerprint(http.MethodPost, idemRoute,
+				[]idempotency.Param{{Name: "projectId", Value: tt.project}}, "", []byte(tt.body))
+			assert.Equal(t, http.StatusConflict, r.status)
+			assert.Equal(t, "application/json", r.header.Get("Content-Type"))
+			assert.Equal(t, idemEnvelope(r, "IDEMPOTENCY_CONFLICT",
+				"This Idempotency-Key was used earlier with a different request body.",
+				`{"originalRequestHash":"`+orig+`","currentRequestHash":"`+cur+`"}`), r.body)
+		}
+		assert.Equal(t, int64(1), runs.Load())
+	})
+
+	t.Run("in use", func(t *testing.T) {
+		runs.Store(0)
+		first := make(chan idemReply, 1)
+		go func() {
+			r, _ := idemDo(srv, "prj_1", "order-3", "slow")
+			first <- r
+		}()
+		<-entered
+		r := idemMustDo(t, srv, "prj_1", "order-3", "slow")
+		assert.Equal(t, http.StatusConflict, r.status)
+		assert.Equal(t, "1", r.header.Get("Retry-After"))
+		assert.Equal(t, idemEnvelope(r, "CONFLICT", "The request collides with the current state of the resource.",
+			`{"reason":"idempotency_key_in_use"}`), r.body)
+		close(gate)
+		assert.Equal(t, http.StatusCreated, (<-first).status)
+		assert.Equal(t, "true", idemMustDo(t, srv, "prj_1", "order-3", "slow").header.Get(idempotency.HeaderReplayed))
+		assert.Equal(t, int64(1), runs.Load())
+	})
+
+	for _, body := range []string{"fail", "panic"} {
+		t.Run("release on "+body, func(t *testing.T) {
+			runs.Store(0)
+			r := idemMustDo(t, srv, "prj_1", "order-"+body, body)
+			assert.Equal(t, http.StatusInternalServerError, r.status)
+			assert.Equal(t, idemEnvelope(r, "INTERNAL", apierror.InternalMessage, ""), r.body)
+			retry := idemMustDo(t, srv, "prj_1", "order-"+body, body)
+			assert.Equal(t, http.StatusCreated, retry.status, "the key was released: the retry ran")
+			assert.Empty(t, retry.header.Values(idempotency.HeaderReplayed))
+			assert.Equal(t, int64(2), runs.Load())
+		})
+	}
+
+	t.Run("invalid key", func(t *testing.T) {
+		runs.Store(0)
+		r := idemMustDo(t, srv, "prj_1", strings.Repeat("k", 256), `{}`)
+		assert.Equal(t, http.StatusUnprocessableEntity, r.status)
+		assert.Equal(t, idemEnvelope(r, "VALIDATION", "The request failed validation.",
+			`{"issues":[{"path":"header:Idempotency-Key","message":"Idempotency-Key must be at most 255 characters long."}]}`), r.body)
+		assert.Zero(t, runs.Load())
+	})
+}
+
+// TestIdempotencySkipper: a skipped request runs every time, whatever its
+// Idempotency-Key.
+func TestIdempotencySkipper(t *testing.T) {
+	g, err := idempotency.New(idempotency.Config{})
+	require.NoError(t, err)
+	var runs atomic.Int64
+	h := func(c *echo.Context) error {
+		return c.String(http.StatusCreated, strconv.FormatInt(runs.Add(1), 10))
+	}
+	srv, _ := idemServer(t, echo5.IdempotencyWithConfig(echo5.IdempotencyConfig{
+		Skipper: func(c *echo.Context) bool { return c.Request().Header.Get("X-Skip") != "" },
+		Guard:   g,
+	}), h)
+	for i := range 2 {
+		r := idemMustDo(t, srv, "prj_1", "skipped", `{}`, "X-Skip", "1")
+		assert.Equal(t, strconv.Itoa(i+1), r.body)
+		assert.Empty(t, r.header.Values(idempotency.HeaderReplayed))
+	}
+	first := idemMustDo(t, srv, "prj_1", "skipped", `{}`)
+	again := idemMustDo(t, srv, "prj_1", "skipped", `{}`)
+	assert.Equal(t, "3", first.body)
+	assert.Equal(t, "3", again.body)
+	assert.Equal(t, "true", again.header.Get(idempotency.HeaderReplayed))
+}
+
+func TestIdempotencyConfig(t *testing.T) {
+	mw, err := echo5.IdempotencyConfig{}.ToMiddleware()
+	assert.Nil(t, mw)
+	require.EqualError(t, err, "errkit/echo5: IdempotencyConfig.Guard is nil")
+	assert.Panics(t, func() { echo5.Idempotency(nil) })
+	assert.Panics(t, func() { echo5.IdempotencyWithConfig(echo5.IdempotencyConfig{}) })
+	g, err := idempotency.New(idempotency.Config{})
+	require.NoError(t, err)
+	mw, err = echo5.IdempotencyConfig{Guard: g}.ToMiddleware()
+	require.NoError(t, err)
+	assert.NotNil(t, mw)
+}
+
+// TestIdempotencyWriterUnwraps: the writer the handler runs on while its
+// response is captured unwraps to echo's *echo.Response, so echo v5's
+// UnwrapResponse (and what is built on it: ResolveResponseStatus, the
+// error handler's committed check) still finds echo's response.
+func TestIdempotencyWriterUnwraps(t *testing.T) {
+	g, err := idempotency.New(idempotency.Config{})
+	require.NoError(t, err)
+	type seen struct {
+		captured, found, committed bool
+		status                     int
+	}
+	got := make(chan seen, 1)
+	h := func(c *echo.Context) error {
+		_, isEcho := c.Response().(*echo.Response)
+		if err := c.JSON(http.StatusAccepted, map[string]string{"ok": "yes"}); err != nil {
+			return err
+		}
+		res, err := echo.UnwrapResponse(c.Response())
+		s := seen{captured: !isEcho, found: err == nil}
+		if res != nil {
+			s.committed = res.Committed
+			_, s.status = echo.ResolveResponseStatus(c.Response(), nil)
+		}
+		got <- s
+		return nil
+	}
+	srv, _ := idemServer(t, echo5.Idempotency(g), h)
+	r := idemMustDo(t, srv, "prj_1", "unwrap-1", `{}`)
+	assert.Equal(t, http.StatusAccepted, r.status)
+	assert.Equal(t, seen{captured: true, found: true, committed: true, status: http.StatusAccepted}, <-got)
+	replay := idemMustDo(t, srv, "prj_1", "unwrap-1", `{}`)
+	assert.Equal(t, "true", replay.header.Get(idempotency.HeaderReplayed))
+	assert.Equal(t, r.body, replay.body)
+}
