@@ -17,6 +17,15 @@ func LimitBody(w http.ResponseWriter, r *http.Request, maxBytes int64) error {
 		return apierror.PayloadTooLarge(maxBytes)
 	}
 	if r.Body != nil && r.Body != http.NoBody {
+		// The innermost writer: net/http's own closes the connection after
+		// an oversized body, which it only does for a writer it knows.
+		for {
+			u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+			if !ok {
+				break
+			}
+			w = u.Unwrap()
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBytes)
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strconv"
 	"sync"
 	"time"
@@ -139,6 +140,39 @@ var (
 	noSniff         = []string{"nosniff"}
 )
 
+// representationHeaders describe a response body; an envelope replaces that
+// body, so they are dropped.
+var representationHeaders = []string{"Content-Length", "Content-Encoding", "Content-Range",
+	"Content-Disposition", "Etag", "Last-Modified", "Location"}
+
+// sameError reports whether target is err itself or in err's chain: the
+// same error value, not one that errors.Is matches (an *apierror.Error
+// matches every error of its code).
+func sameError(err, target error) bool {
+	if !reflect.TypeOf(target).Comparable() {
+		return false
+	}
+	for err != nil {
+		if err == target {
+			return true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if e != nil && sameError(e, target) {
+					return true
+				}
+			}
+			return false
+		default:
+			return false
+		}
+	}
+	return false
+}
+
 // bufPool holds the buffers envelopes are rendered into.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
@@ -155,7 +189,7 @@ func (w *Writer) WriteMeta(rw http.ResponseWriter, r *http.Request, err error, m
 	}
 	s := reqstate.From(r.Context())
 	if s != nil {
-		if prev, _, ok := s.Rendered(); ok && prev != nil && errors.Is(err, prev) {
+		if prev, _, ok := s.Rendered(); ok && prev != nil && sameError(err, prev) {
 			return // the same error again: already rendered and logged
 		}
 	}
@@ -181,11 +215,15 @@ func (w *Writer) WriteMeta(rw http.ResponseWriter, r *http.Request, err error, m
 	hdr["Content-Type"] = jsonContentType
 	hdr["Cache-Control"] = noStore
 	hdr["X-Content-Type-Options"] = noSniff
-	delete(hdr, "Content-Length")
+	for _, h := range representationHeaders {
+		delete(hdr, h) // they described the success the handler did not finish
+	}
 	switch e.Code() {
 	case apierror.CodeRateLimited, apierror.CodeCircuitOpen, apierror.CodePlatformError:
 		if d, ok := e.RetryAfter(); ok {
 			hdr["Retry-After"] = []string{strconv.FormatInt(apierror.RetryAfterSeconds(d), 10)}
+		} else {
+			delete(hdr, "Retry-After") // retryAfterMs null: "treat as non-transient"
 		}
 	}
 	w.logError(r, m.Route, e, err, id, false)

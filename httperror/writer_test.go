@@ -1,6 +1,7 @@
 package httperror_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -433,4 +434,36 @@ func TestLimitBody(t *testing.T) {
 func TestPanicErrorStatusCode(t *testing.T) {
 	pe := &httperror.PanicError{Value: apierror.NotFound()}
 	assert.Equal(t, 500, pe.StatusCode(), "a panic is INTERNAL even when its value is an *apierror.Error")
+}
+
+// TestRenderedOnceByIdentity: the same error value twice is rendered and
+// logged once; another error of the same code is a second failure, and its
+// cause is logged too.
+func TestRenderedOnceByIdentity(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := httperror.New(httperror.Config{Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	require.NoError(t, err)
+	r := requestid.NewStamper(requestid.Config{}).Stamp(http.Header{}, httptest.NewRequest(http.MethodGet, "/x", nil))
+	first := apierror.Internal(errors.New("cause A"))
+	w.Write(httptest.NewRecorder(), r, first)
+	w.Write(httptest.NewRecorder(), r, fmt.Errorf("wrapped: %w", first))
+	assert.Equal(t, 1, strings.Count(buf.String(), "cause A"), "the same error again is not logged again")
+	w.Write(httptest.NewRecorder(), r, apierror.Internal(errors.New("cause B")))
+	assert.Contains(t, buf.String(), "cause B", "a second INTERNAL of its own is logged")
+}
+
+// TestStaleHeadersDropped: what described an unfinished success (its
+// length, encoding, validators, Location) is not sent with the envelope,
+// nor a Retry-After on a PLATFORM_ERROR without a retry window.
+func TestStaleHeadersDropped(t *testing.T) {
+	rec := httptest.NewRecorder()
+	for k, v := range map[string]string{"Content-Length": "99", "Content-Encoding": "gzip", "Etag": `"v1"`,
+		"Last-Modified": "Mon, 02 Jan 2006 15:04:05 GMT", "Location": "/things/1", "Retry-After": "30", "Allow": "GET"} {
+		rec.Header().Set(k, v)
+	}
+	httperror.Default().Write(rec, httptest.NewRequest(http.MethodPost, "/x", nil), apierror.PlatformError(apierror.PlatformTikTok, "c", "m", 0))
+	for _, h := range []string{"Content-Length", "Content-Encoding", "Etag", "Last-Modified", "Location", "Retry-After"} {
+		assert.Empty(t, rec.Header().Get(h), h)
+	}
+	assert.Equal(t, "GET", rec.Header().Get("Allow"), "other headers are kept")
 }

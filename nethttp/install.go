@@ -114,7 +114,7 @@ func (s *service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st.Adapter = s
 	rw.req, rw.state = r, st
 	s.serve(rw, r)
-	if rw.intercepted != 0 {
+	if rw.intercepted != 0 && !rw.wrote {
 		// The router's own 404 or 405: answered as the contract's envelope.
 		rw.intercepting = false
 		s.errors.WriteMeta(rw, r, &httperror.StatusError{Status: rw.intercepted}, httperror.Meta{})
@@ -129,7 +129,8 @@ func (s *service) serve(rw *responseWriter, r *http.Request) {
 	defer func() {
 		if v := recover(); v != nil {
 			err := httperror.Recovered(v, s.stack)
-			rw.intercepting = false
+			// A router answer held back is superseded by the panic's.
+			rw.intercepted, rw.intercepting = 0, false
 			s.errors.WriteMeta(rw, r, err, httperror.Meta{Route: rw.route(), Committed: rw.wrote})
 		}
 	}()

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -264,4 +265,38 @@ func TestInterceptedHead(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
 	assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
 	assert.Empty(t, body)
+}
+
+// TestPanicAfterRouterAnswer: a middleware between Install and the mux that
+// panics after ServeMux answered 404 gets one envelope, INTERNAL, not the
+// 404's as well.
+func TestPanicAfterRouterAnswer(t *testing.T) {
+	mux := http.NewServeMux()
+	panicky := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r)
+		panic("after the router")
+	})
+	srv, _ := serve(t, panicky, nethttp.Config{})
+	resp, body := get(t, http.MethodGet, srv.URL+"/nowhere")
+	assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+	assert.Equal(t, string(apierror.Internal(nil).Render(resp.Header.Get(requestid.Header))), body)
+}
+
+// TestTimeoutHandler: a handler http.TimeoutHandler runs on a goroutine of
+// its own may render its error while Install's access log reads the
+// request state (run with -race).
+func TestTimeoutHandler(t *testing.T) {
+	release, done := make(chan struct{}), make(chan struct{})
+	mux := http.NewServeMux()
+	mux.Handle("GET /slow", http.TimeoutHandler(nethttp.Handler(func(w http.ResponseWriter, r *http.Request) error {
+		defer close(done)
+		<-release
+		return apierror.NotFound()
+	}), 20*time.Millisecond, "timed out"))
+	srv, sink := serve(t, mux, nethttp.Config{})
+	resp, _ := get(t, http.MethodGet, srv.URL+"/slow")
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	close(release)
+	<-done
+	assert.Eventually(t, func() bool { return len(sink.lines(t, "request")) == 1 }, 5*time.Second, 5*time.Millisecond)
 }

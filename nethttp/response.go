@@ -83,6 +83,9 @@ func (w *responseWriter) statusOr200() int {
 
 // Flush implements http.Flusher when the underlying writer can flush.
 func (w *responseWriter) Flush() {
+	if w.intercepting {
+		return // the envelope replaces the router's answer after the handler
+	}
 	if !w.wrote {
 		w.WriteHeader(http.StatusOK)
 	}

@@ -46,10 +46,10 @@ type State struct {
 	// not the one that was routed. Written on the request's goroutine.
 	Route string
 
-	// Written by the error writer, on the request's goroutine.
-	renderedErr  error
-	renderedCode string
-	rendered     bool
+	// Written by the error writer; atomic, because a handler run on
+	// another goroutine (http.TimeoutHandler) may render while the access
+	// log reads.
+	rendered atomic.Pointer[rendered]
 
 	req http.Request
 }
@@ -100,15 +100,23 @@ func (s *State) Logger() *slog.Logger {
 	return s.log.Load()
 }
 
-// MarkRendered records that the error writer answered err with code. Like
-// Rendered, it is called on the request's goroutine (or one the handler
-// synchronises with), as net/http requires of response writes.
+// rendered is what the error writer answered.
+type rendered struct {
+	err  error
+	code string
+}
+
+// MarkRendered records that the error writer answered err with code.
 func (s *State) MarkRendered(err error, code string) {
-	s.renderedErr, s.renderedCode, s.rendered = err, code, true
+	s.rendered.Store(&rendered{err: err, code: code})
 }
 
 // Rendered returns the error the error writer answered and its code, and
 // false when it answered none.
 func (s *State) Rendered() (err error, code string, ok bool) {
-	return s.renderedErr, s.renderedCode, s.rendered
+	r := s.rendered.Load()
+	if r == nil {
+		return nil, "", false
+	}
+	return r.err, r.code, true
 }
