@@ -18,13 +18,13 @@ type Config struct {
 	// requestid.DefaultLogger().
 	Logger *slog.Logger
 
-	// TrustInboundRequestID accepts a single well-formed inbound
-	// X-Request-Id (see requestid.Config.TrustInbound). Default false.
-	TrustInboundRequestID bool
+	// RequestID configures the request IDs (for example TrustInbound, off
+	// by default). Its Logger defaults to Logger.
+	RequestID requestid.Config
 
-	// Errors configures the error writer. Its Logger defaults to Logger,
-	// its Route to Route.
-	Errors httperror.Config
+	// ErrorHandler configures the error writer. Its Logger defaults to
+	// Logger, its Route to Route.
+	ErrorHandler httperror.Config
 
 	// AccessLog, when not nil, writes one line per request (see
 	// accesslog.Logger). Its Logger defaults to Logger.
@@ -68,7 +68,7 @@ func Install(next http.Handler, cfg Config) (http.Handler, error) {
 	if route == nil {
 		route = pattern
 	}
-	ecfg := cfg.Errors
+	ecfg := cfg.ErrorHandler
 	if ecfg.Logger == nil {
 		ecfg.Logger = cfg.Logger
 	}
@@ -82,9 +82,13 @@ func Install(next http.Handler, cfg Config) (http.Handler, error) {
 	if cfg.StackSize < 0 {
 		return nil, errNegativeStack
 	}
+	rcfg := cfg.RequestID
+	if rcfg.Logger == nil {
+		rcfg.Logger = cfg.Logger
+	}
 	s := &service{
 		next:    next,
-		stamper: requestid.NewStamper(requestid.Config{TrustInbound: cfg.TrustInboundRequestID, Logger: cfg.Logger}),
+		stamper: requestid.NewStamper(rcfg),
 		errors:  w,
 		stack:   cfg.StackSize,
 		route:   route,

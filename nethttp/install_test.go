@@ -88,8 +88,8 @@ func TestInstallConfigErrors(t *testing.T) {
 	}{
 		"nil handler":         {nil, nethttp.Config{}},
 		"negative stack size": {http.NewServeMux(), nethttp.Config{StackSize: -1}},
-		"negative body limit": {http.NewServeMux(), nethttp.Config{Errors: httperror.Config{MaxBodyBytes: -1}}},
-		"negative retry":      {http.NewServeMux(), nethttp.Config{Errors: httperror.Config{DefaultRetryAfter: -1}}},
+		"negative body limit": {http.NewServeMux(), nethttp.Config{ErrorHandler: httperror.Config{MaxBodyBytes: -1}}},
+		"negative retry":      {http.NewServeMux(), nethttp.Config{ErrorHandler: httperror.Config{DefaultRetryAfter: -1}}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			h, err := nethttp.Install(tc.h, tc.cfg)
