@@ -3,14 +3,16 @@
 // real loopback listener and checks the wire results (status,
 // Content-Type, X-Request-Id equal to requestId, Retry-After, RateLimit
 // headers, Allow, safe headers, body bytes modulo the request ID) for every
-// code, router 404 and 405, the body limit, a panic, HEAD, inbound
+// code, router 404 and 405 (inside a router group with middleware too),
+// the body limit, a panic, HEAD, inbound
 // request-ID abuse, RATE_LIMITED, KILL_SWITCH per scope, and idempotency
 // replay, conflict and in use.
 //
 // An adapter's test builds its server from [Fixtures.Routes]: each [Route]
 // says which errkit middleware wrap its handler, always in the order
 // authentication ([Fixtures.Authenticate]), kill switch, rate limit, body
-// limit, idempotency. Handlers read path parameters with r.PathValue, so an
+// limit, idempotency; a route with a [Route.Group] is mounted in a router
+// group with middleware. Handlers read path parameters with r.PathValue, so an
 // adapter whose router does not set them copies its parameters into the
 // request with r.SetPathValue.
 package conformance
@@ -68,6 +70,13 @@ type Route struct {
 	Method string
 	// Path is the route template in ServeMux syntax ("/idem/{id}").
 	Path string
+	// Group, when not empty, is a prefix of Path: an adapter whose router
+	// has groups mounts the route at the rest of Path in a group at that
+	// prefix that has a middleware of its own (a no-op will do), as
+	// e.Group(prefix, mw) in echo, whose groups with middleware answer
+	// unknown paths under the prefix with their own 404 routes, which must
+	// not hide a 405's Allow header. A router without groups mounts Path.
+	Group string
 	// Auth puts [Fixtures.Authenticate] in front: the adapter sets the
 	// returned request (echo: c.SetRequest) or answers its error.
 	Auth bool
@@ -125,6 +134,11 @@ func (f *Fixtures) Routes() []Route {
 		{Method: http.MethodGet, Path: "/limited", Auth: true, RateLimit: true, Handler: ok},
 		{Method: http.MethodGet, Path: "/switched", Auth: true, KillSwitch: true, Handler: ok},
 		{Method: http.MethodPost, Path: "/idem/{id}", Auth: true, Idempotency: true, Handler: f.idem},
+		{Method: http.MethodGet, Path: "/grouped/{id}", Group: "/grouped", Handler: func(w http.ResponseWriter, r *http.Request) error {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			_, err := io.WriteString(w, "grouped "+r.PathValue("id"))
+			return err
+		}},
 	}
 }
 

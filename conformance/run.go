@@ -48,7 +48,6 @@ func (b *syncBuffer) String() string {
 
 // server is one running server of the suite.
 type server struct {
-	t    *testing.T
 	url  string
 	fx   *Fixtures
 	logs *syncBuffer
@@ -62,7 +61,7 @@ func start(t *testing.T, newServer NewServer) *server {
 	require.NotNil(t, h, "NewServer returned no handler")
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
-	return &server{t: t, url: ts.URL, fx: fx, logs: logs}
+	return &server{url: ts.URL, fx: fx, logs: logs}
 }
 
 // response is what a request got.
@@ -72,20 +71,36 @@ type response struct {
 	body   []byte
 }
 
-// do sends one request; hdr holds name, value pairs.
-func (s *server) do(method, path string, body io.Reader, hdr ...string) response {
-	s.t.Helper()
+// do sends one request for t, which it fails when the request cannot be
+// made; hdr holds name, value pairs. It must be called on t's goroutine
+// (require stops the calling goroutine); elsewhere, use send.
+func (s *server) do(t *testing.T, method, path string, body io.Reader, hdr ...string) response {
+	t.Helper()
+	r, err := s.send(method, path, body, hdr...)
+	require.NoError(t, err, "%s %s", method, path)
+	return r
+}
+
+// send sends one request and reports what went wrong instead of failing a
+// test, so that any goroutine may call it.
+func (s *server) send(method, path string, body io.Reader, hdr ...string) (response, error) {
 	req, err := http.NewRequest(method, s.url+path, body)
-	require.NoError(s.t, err)
+	if err != nil {
+		return response{}, err
+	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Add(hdr[i], hdr[i+1])
 	}
 	resp, err := http.DefaultClient.Do(req)
-	require.NoError(s.t, err)
+	if err != nil {
+		return response{}, err
+	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	require.NoError(s.t, err)
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
+	if err != nil {
+		return response{}, err
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: b}, nil
 }
 
 // requireID checks the response's one well-formed X-Request-Id and returns it.
@@ -98,22 +113,39 @@ func requireID(t *testing.T, r response) string {
 }
 
 // requireEnvelope checks an error response: status, headers and the exact
-// body want renders with the response's request ID (HEAD: no body).
+// body want renders with the response's request ID (HEAD: no body). The
+// response has the Retry-After of want's RetryAfter, and none when want
+// has none.
 func requireEnvelope(t *testing.T, method string, r response, want *apierror.Error) {
+	t.Helper()
+	retryAfter := ""
+	if d, ok := want.RetryAfter(); ok {
+		retryAfter = strconv.FormatInt(apierror.RetryAfterSeconds(d), 10)
+	}
+	requireEnvelopeRetryAfter(t, method, r, want, retryAfter)
+}
+
+// requireEnvelopeRetryAfter is requireEnvelope for an error answered by a
+// guard that sets Retry-After itself (the global kill switch's expected
+// duration, idempotency's key in use): the response has exactly one
+// Retry-After, retryAfter, or none when retryAfter is empty.
+func requireEnvelopeRetryAfter(t *testing.T, method string, r response, want *apierror.Error, retryAfter string) {
 	t.Helper()
 	id := requireID(t, r)
 	assert.Equal(t, want.Status(), r.status, "status of %s", want.Code())
 	assert.Equal(t, "application/json", r.header.Get("Content-Type"))
 	assert.Equal(t, "no-store", r.header.Get("Cache-Control"))
 	assert.Equal(t, "nosniff", r.header.Get("X-Content-Type-Options"))
+	if retryAfter == "" {
+		assert.Empty(t, r.header.Values("Retry-After"), "%s gives no retry advice", want.Code())
+	} else {
+		assert.Equal(t, []string{retryAfter}, r.header.Values("Retry-After"), "Retry-After of %s", want.Code())
+	}
 	if method == http.MethodHead {
 		assert.Empty(t, r.body, "HEAD has no body")
 		return
 	}
 	assert.Equal(t, string(want.Render(id)), string(r.body), "body of %s, byte for byte", want.Code())
-	if d, ok := want.RetryAfter(); ok {
-		assert.Equal(t, strconv.FormatInt(apierror.RetryAfterSeconds(d), 10), r.header.Get("Retry-After"))
-	}
 }
 
 // requireNoSecret checks that Secret is in no header and no body.
@@ -147,7 +179,7 @@ func everyCode(t *testing.T, newServer NewServer) {
 		require.True(t, ok)
 		for _, method := range []string{http.MethodGet, http.MethodHead} {
 			t.Run(string(spec.Code)+"/"+method, func(t *testing.T) {
-				r := s.do(method, "/codes/"+string(spec.Code), nil)
+				r := s.do(t, method, "/codes/"+string(spec.Code), nil)
 				requireEnvelope(t, method, r, want)
 				requireNoSecret(t, r)
 			})
@@ -159,7 +191,7 @@ func success(t *testing.T, newServer NewServer) {
 	s := start(t, newServer)
 	seen := map[string]bool{}
 	for _, method := range []string{http.MethodGet, http.MethodHead} {
-		r := s.do(method, "/ok", nil)
+		r := s.do(t, method, "/ok", nil)
 		assert.Equal(t, http.StatusOK, r.status)
 		id := requireID(t, r)
 		assert.False(t, seen[id], "a fresh request ID per response")
@@ -170,6 +202,10 @@ func success(t *testing.T, newServer NewServer) {
 			assert.Empty(t, r.body)
 		}
 	}
+	r := s.do(t, http.MethodGet, "/grouped/g_1", nil)
+	assert.Equal(t, http.StatusOK, r.status, "a route in a router group")
+	requireID(t, r)
+	assert.Equal(t, "grouped g_1", string(r.body))
 }
 
 func router(t *testing.T, newServer NewServer) {
@@ -182,12 +218,21 @@ func router(t *testing.T, newServer NewServer) {
 		{"404 HEAD", http.MethodHead, "/nowhere/at/all", false},
 		{"405", http.MethodPut, "/ok", true},
 		{"405 on a parameterised route", http.MethodDelete, "/codes/NOT_FOUND", true},
+		// A router group with middleware may answer unknown paths under its
+		// prefix with a 404 route of its own (echo does), which must not
+		// cost a 405 its Allow header.
+		{"404 in a group", http.MethodGet, "/grouped/", false},
+		{"404 at a group's prefix", http.MethodGet, "/grouped", false},
+		{"405 in a group", http.MethodPut, "/grouped/g_1", true},
+		{"405 in a group, POST", http.MethodPost, "/grouped/g_1", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := s.do(tc.method, tc.path, nil)
+			r := s.do(t, tc.method, tc.path, nil)
 			requireEnvelope(t, tc.method, r, apierror.NotFound())
 			if tc.allow {
 				assert.Contains(t, r.header.Get("Allow"), http.MethodGet, "a 405's Allow header is kept")
+			} else {
+				assert.Empty(t, r.header.Values("Allow"), "a 404 has no Allow header")
 			}
 		})
 	}
@@ -197,7 +242,7 @@ func internalAndPanic(t *testing.T, newServer NewServer) {
 	s := start(t, newServer)
 	for _, path := range []string{"/internal", "/panic"} {
 		t.Run(path, func(t *testing.T) {
-			r := s.do(http.MethodGet, path, nil)
+			r := s.do(t, http.MethodGet, path, nil)
 			requireEnvelope(t, http.MethodGet, r, apierror.Internal(nil))
 			requireNoSecret(t, r)
 			id := requireID(t, r)
@@ -211,21 +256,21 @@ func internalAndPanic(t *testing.T, newServer NewServer) {
 			}, 5*time.Second, 10*time.Millisecond, "the cause is logged at error level with the request ID")
 		})
 	}
-	r := s.do(http.MethodGet, "/ok", nil)
+	r := s.do(t, http.MethodGet, "/ok", nil)
 	assert.Equal(t, http.StatusOK, r.status, "the server keeps serving after a panic")
 }
 
 func bodyLimit(t *testing.T, newServer NewServer) {
 	s := start(t, newServer)
-	r := s.do(http.MethodPost, "/upload", strings.NewReader(strings.Repeat("x", MaxBodyBytes)))
+	r := s.do(t, http.MethodPost, "/upload", strings.NewReader(strings.Repeat("x", MaxBodyBytes)))
 	assert.Equal(t, http.StatusNoContent, r.status, "a body at the limit passes")
 	requireID(t, r)
 
-	r = s.do(http.MethodPost, "/upload", strings.NewReader(strings.Repeat("x", MaxBodyBytes+1)))
+	r = s.do(t, http.MethodPost, "/upload", strings.NewReader(strings.Repeat("x", MaxBodyBytes+1)))
 	requireEnvelope(t, http.MethodPost, r, apierror.PayloadTooLarge(MaxBodyBytes))
 
 	// No Content-Length: the limit bites while the handler reads.
-	r = s.do(http.MethodPost, "/upload", io.MultiReader(strings.NewReader(strings.Repeat("y", MaxBodyBytes)), strings.NewReader("zz")))
+	r = s.do(t, http.MethodPost, "/upload", io.MultiReader(strings.NewReader(strings.Repeat("y", MaxBodyBytes)), strings.NewReader("zz")))
 	requireEnvelope(t, http.MethodPost, r, apierror.PayloadTooLarge(MaxBodyBytes))
 }
 
@@ -248,7 +293,7 @@ func inboundID(t *testing.T, newServer NewServer) {
 				hdr = append(hdr, requestid.Header, v)
 			}
 			for _, path := range []string{"/ok", "/codes/NOT_FOUND"} {
-				r := s.do(http.MethodGet, path, nil, hdr...)
+				r := s.do(t, http.MethodGet, path, nil, hdr...)
 				id := requireID(t, r)
 				for _, v := range vals {
 					assert.NotEqual(t, v, id, "an inbound ID is never echoed by default")
@@ -263,17 +308,17 @@ func rateLimit(t *testing.T, newServer NewServer) {
 	s := start(t, newServer)
 	auth := []string{"Authorization", "Bearer key_rl:org_rl"}
 
-	r := s.do(http.MethodGet, "/limited", nil)
+	r := s.do(t, http.MethodGet, "/limited", nil)
 	requireEnvelope(t, http.MethodGet, r, apierror.Unauthenticated())
 
 	for i, remaining := range []int{1, 0} {
-		r := s.do(http.MethodGet, "/limited", nil, auth...)
+		r := s.do(t, http.MethodGet, "/limited", nil, auth...)
 		require.Equal(t, http.StatusOK, r.status, "request %d is admitted", i+1)
 		requireID(t, r)
 		assert.Equal(t, `"read";q=2;w=2000`, r.header.Get("RateLimit-Policy"))
 		assert.Equal(t, `"read";r=`+strconv.Itoa(remaining)+`;t=`+strconv.Itoa(1000*(2-remaining)), r.header.Get("RateLimit"))
 	}
-	r = s.do(http.MethodGet, "/limited", nil, auth...)
+	r = s.do(t, http.MethodGet, "/limited", nil, auth...)
 	id := requireID(t, r)
 	assert.Equal(t, http.StatusTooManyRequests, r.status)
 	var env struct {
@@ -293,23 +338,22 @@ func rateLimit(t *testing.T, newServer NewServer) {
 	assert.Equal(t, `"read";r=0;t=2000`, r.header.Get("RateLimit"))
 	assert.Equal(t, id, r.header.Get(requestid.Header))
 
-	other := s.do(http.MethodGet, "/limited", nil, "Authorization", "Bearer key_other:org_rl")
+	other := s.do(t, http.MethodGet, "/limited", nil, "Authorization", "Bearer key_other:org_rl")
 	assert.Equal(t, http.StatusOK, other.status, "buckets are per key")
 }
 
 func killSwitch(t *testing.T, newServer NewServer) {
 	s := start(t, newServer)
 	get := func(key, org string) response {
-		return s.do(http.MethodGet, "/switched", nil, "Authorization", "Bearer "+key+":"+org)
+		return s.do(t, http.MethodGet, "/switched", nil, "Authorization", "Bearer "+key+":"+org)
 	}
 	r := get("key_a", "org_a")
 	require.Equal(t, http.StatusOK, r.status, "no switch is on")
 
 	s.fx.flip(t, killswitch.Switch{Scope: killswitch.ScopeKey, ID: "key_a"})
 	r = get("key_a", "org_a")
-	requireEnvelope(t, http.MethodGet, r, apierror.KillSwitch(apierror.ScopeKey))
+	requireEnvelope(t, http.MethodGet, r, apierror.KillSwitch(apierror.ScopeKey)) // no Retry-After
 	requireNoSecret(t, r)
-	assert.Empty(t, r.header.Get("Retry-After"), "a key switch gives no retry advice")
 	assert.Equal(t, http.StatusOK, get("key_b", "org_a").status, "another key passes")
 
 	s.fx.flip(t, killswitch.Switch{Scope: killswitch.ScopeOrganization, ID: "org_a"})
@@ -318,19 +362,29 @@ func killSwitch(t *testing.T, newServer NewServer) {
 	assert.Equal(t, http.StatusOK, get("key_c", "org_c").status, "another organization passes")
 
 	s.fx.flip(t, killswitch.Switch{Scope: killswitch.ScopeGlobal, ExpectedDuration: 90 * time.Second})
-	r = get("key_c", "org_c")
-	requireEnvelope(t, http.MethodGet, r, apierror.KillSwitch(apierror.ScopeGlobal))
-	assert.Equal(t, "90", r.header.Get("Retry-After"), "the global switch's expected duration")
-	requireEnvelope(t, http.MethodGet, get("key_a", "org_a"), apierror.KillSwitch(apierror.ScopeGlobal))
-	assert.Equal(t, http.StatusOK, s.do(http.MethodGet, "/ok", nil).status, "only guarded routes are switched off")
+	// The global switch's expected duration is its Retry-After.
+	requireEnvelopeRetryAfter(t, http.MethodGet, get("key_c", "org_c"), apierror.KillSwitch(apierror.ScopeGlobal), "90")
+	requireEnvelopeRetryAfter(t, http.MethodGet, get("key_a", "org_a"), apierror.KillSwitch(apierror.ScopeGlobal), "90")
+	assert.Equal(t, http.StatusOK, s.do(t, http.MethodGet, "/ok", nil).status, "only guarded routes are switched off")
 }
 
 func idempotent(t *testing.T, newServer NewServer) {
 	s := start(t, newServer)
-	post := func(key, body string) response {
-		return s.do(http.MethodPost, "/idem/a1", strings.NewReader(body),
+	send := func(key, body string) (response, error) {
+		return s.send(http.MethodPost, "/idem/a1", strings.NewReader(body),
 			"Authorization", "Bearer key_i:org_i", "Content-Type", "application/json", idempotency.HeaderKey, key)
 	}
+	post := func(key, body string) response {
+		t.Helper()
+		r, err := send(key, body)
+		require.NoError(t, err)
+		return r
+	}
+	// The held request must not outlive a test that fails before it
+	// releases it: this cleanup runs before the server's.
+	var release sync.Once
+	releaseHeld := func() { release.Do(func() { close(s.fx.release) }) }
+	t.Cleanup(releaseHeld)
 
 	first := post("key-replay-0001", `{"x":1}`)
 	require.Equal(t, http.StatusCreated, first.status)
@@ -368,18 +422,35 @@ func idempotent(t *testing.T, newServer NewServer) {
 		apierror.IdempotencyConflict(env.Error.Details.OriginalHash, env.Error.Details.CurrentHash))
 
 	// In use: a second request with the key of one still running.
-	held := make(chan response, 1)
-	go func() { held <- post("key-inuse-00001", `{"hold":true}`) }()
+	// The held request is sent from another goroutine, which only reports:
+	// the assertions stay on the test's goroutine.
+	type result struct {
+		r   response
+		err error
+	}
+	held := make(chan result, 1)
+	go func() {
+		r, err := send("key-inuse-00001", `{"hold":true}`)
+		held <- result{r, err}
+	}()
 	select {
 	case <-s.fx.entered:
+	case res := <-held:
+		t.Fatalf("the held request ended before reaching the handler: status %d, error %v", res.r.status, res.err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("the held request never reached the handler")
 	}
 	inUse := post("key-inuse-00001", `{"hold":true}`)
-	requireEnvelope(t, http.MethodPost, inUse, apierror.Conflict(idempotency.ReasonKeyInUse))
-	assert.Equal(t, strconv.Itoa(int(idempotency.InUseRetryAfter/time.Second)), inUse.header.Get("Retry-After"))
-	close(s.fx.release)
-	r := <-held
-	assert.Equal(t, http.StatusCreated, r.status, "the held request completes")
+	requireEnvelopeRetryAfter(t, http.MethodPost, inUse, apierror.Conflict(idempotency.ReasonKeyInUse),
+		strconv.FormatInt(apierror.RetryAfterSeconds(idempotency.InUseRetryAfter), 10))
+	releaseHeld()
+	var res result
+	select {
+	case res = <-held:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the held request never completed")
+	}
+	require.NoError(t, res.err, "the held request")
+	assert.Equal(t, http.StatusCreated, res.r.status, "the held request completes")
 	assert.Equal(t, int64(2), s.fx.work.Load())
 }

@@ -3,6 +3,7 @@ package echo5_test
 import (
 	"net/http"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/labstack/echo/v5"
@@ -21,10 +22,12 @@ func TestConformance(t *testing.T) {
 var wildcard = regexp.MustCompile(`\{([A-Za-z0-9_]+)\}`)
 
 // newConformanceServer mounts the suite's routes on echo v5, each with the
-// middleware it names, in the suite's order.
+// middleware it names, in the suite's order; a grouped route in the echo
+// group of its prefix, which has a middleware.
 func newConformanceServer(t *testing.T, f *conformance.Fixtures) http.Handler {
 	e := echo.New()
 	require.NoError(t, echo5.Install(e, echo5.Config{Logger: f.Logger}))
+	groups := map[string]*echo.Group{}
 	for _, rt := range f.Routes() {
 		var mws []echo.MiddlewareFunc
 		if rt.Auth {
@@ -43,16 +46,31 @@ func newConformanceServer(t *testing.T, f *conformance.Fixtures) http.Handler {
 			mws = append(mws, echo5.Idempotency(f.Idempotency))
 		}
 		handler := rt.Handler
-		e.Add(rt.Method, wildcard.ReplaceAllString(rt.Path, ":$1"), func(c *echo.Context) error {
+		h := func(c *echo.Context) error {
 			r := c.Request()
 			for _, pv := range c.PathValues() {
 				r.SetPathValue(pv.Name, pv.Value)
 			}
 			return handler(c.Response(), r)
-		}, mws...)
+		}
+		path := wildcard.ReplaceAllString(rt.Path, ":$1")
+		if rt.Group == "" {
+			e.Add(rt.Method, path, h, mws...)
+			continue
+		}
+		g, ok := groups[rt.Group]
+		if !ok {
+			g = e.Group(rt.Group, noop)
+			groups[rt.Group] = g
+		}
+		g.Add(rt.Method, strings.TrimPrefix(path, rt.Group), h, mws...)
 	}
 	return e
 }
+
+// noop is a group's middleware: with it, echo answers the group's unknown
+// paths with 404 routes of the group's own.
+func noop(next echo.HandlerFunc) echo.HandlerFunc { return next }
 
 // authenticate is a service's authentication middleware.
 func authenticate(f *conformance.Fixtures) echo.MiddlewareFunc {

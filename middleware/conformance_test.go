@@ -3,6 +3,7 @@ package middleware_test
 import (
 	"net/http"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/labstack/echo/v4"
@@ -21,10 +22,12 @@ func TestConformance(t *testing.T) {
 var wildcard = regexp.MustCompile(`\{([A-Za-z0-9_]+)\}`)
 
 // newConformanceServer mounts the suite's routes on echo, each with the
-// middleware it names, in the suite's order.
+// middleware it names, in the suite's order; a grouped route in the echo
+// group of its prefix, which has a middleware.
 func newConformanceServer(t *testing.T, f *conformance.Fixtures) http.Handler {
 	e := echo.New()
 	require.NoError(t, errkitmw.Install(e, errkitmw.Config{Logger: f.Logger}))
+	groups := map[string]*echo.Group{}
 	for _, rt := range f.Routes() {
 		var mws []echo.MiddlewareFunc
 		if rt.Auth {
@@ -43,16 +46,31 @@ func newConformanceServer(t *testing.T, f *conformance.Fixtures) http.Handler {
 			mws = append(mws, errkitmw.Idempotency(f.Idempotency))
 		}
 		handler := rt.Handler
-		e.Add(rt.Method, wildcard.ReplaceAllString(rt.Path, ":$1"), func(c echo.Context) error {
+		h := func(c echo.Context) error {
 			r := c.Request()
 			for i, name := range c.ParamNames() {
 				r.SetPathValue(name, c.ParamValues()[i])
 			}
 			return handler(c.Response(), r)
-		}, mws...)
+		}
+		path := wildcard.ReplaceAllString(rt.Path, ":$1")
+		if rt.Group == "" {
+			e.Add(rt.Method, path, h, mws...)
+			continue
+		}
+		g, ok := groups[rt.Group]
+		if !ok {
+			g = e.Group(rt.Group, noop)
+			groups[rt.Group] = g
+		}
+		g.Add(rt.Method, strings.TrimPrefix(path, rt.Group), h, mws...)
 	}
 	return e
 }
+
+// noop is a group's middleware: with it, echo answers the group's unknown
+// paths with 404 routes of the group's own.
+func noop(next echo.HandlerFunc) echo.HandlerFunc { return next }
 
 // authenticate is a service's authentication middleware.
 func authenticate(f *conformance.Fixtures) echo.MiddlewareFunc {

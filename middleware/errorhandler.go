@@ -3,11 +3,13 @@ package middleware
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/layershq/errkit/apierror"
 	"github.com/layershq/errkit/httperror"
 )
 
@@ -57,7 +59,10 @@ var DefaultErrorHandlerConfig = ErrorHandlerConfig{}
 // line is c.Path(), the route template. When the response is already
 // committed nothing is written and the error is logged; an error already
 // rendered for this request (echo's Logger middleware calls c.Error and
-// returns the error too) is not rendered or logged again.
+// returns the error too) is not rendered or logged again. A 404 answered by
+// a RouteNotFound route, such as the ones echo (4.10 and later) registers
+// for a group with middleware, gets the Allow header the router would have
+// sent for its 405 when other methods are served at the path.
 //
 // It returns an error when cfg is invalid.
 func NewErrorHandler(cfg ErrorHandlerConfig) (echo.HTTPErrorHandler, error) {
@@ -84,6 +89,10 @@ func newWriter(cfg ErrorHandlerConfig) (*httperror.Writer, error) {
 func handler(w *httperror.Writer) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		res := c.Response()
+		if !res.Committed && c.Path() != "" && res.Header().Get(echo.HeaderAllow) == "" &&
+			w.Map(err, res.Header()).Code() == apierror.CodeNotFound {
+			routeNotFoundAllow(c, res.Header())
+		}
 		w.WriteMeta(res, c.Request(), err, httperror.Meta{Route: c.Path(), Committed: res.Committed})
 	}
 }
@@ -153,4 +162,90 @@ func statusOr(he *echo.HTTPError) int {
 		return http.StatusBadRequest
 	}
 	return he.Code
+}
+
+// probeMethods are the methods whose routes an Allow header lists after
+// OPTIONS, in the order echo's router writes them. Routes of other methods
+// (echo lists them last, in no fixed order) are not probed.
+var probeMethods = [...]string{
+	http.MethodConnect, http.MethodDelete, http.MethodGet, http.MethodHead, http.MethodPatch,
+	http.MethodPost, echo.PROPFIND, http.MethodPut, http.MethodTrace, echo.REPORT,
+}
+
+// routeNotFoundAllow sets on h the Allow header of a NOT_FOUND that a
+// RouteNotFound route answered while routes for other methods exist at the
+// path. Since echo 4.10, a group with middleware registers such routes
+// ("<prefix>" and "<prefix>/*") so that its middleware run on unknown
+// paths; the router then prefers them over its 405, and the Allow header a
+// 405 carries is lost.
+//
+// Everything is asked of the router that routed the request, on a context
+// from echo's pool. A method named RouteNotFound matches no route of a
+// real method, so routing the path with it finds the RouteNotFound route
+// the request was answered by, if any, at the cost of one lookup: on any
+// other NOT_FOUND (a handler's, or the router's own) it finds another
+// route, or a 405, or nothing. Then each method is routed in turn. A route
+// of a real method can share its template with a RouteNotFound route (a
+// group's g.GET("/*")), which only the router's table of routes tells
+// apart; it is read only then.
+func routeNotFoundAllow(c echo.Context, h http.Header) {
+	e, req := c.Echo(), c.Request()
+	if e == nil || req == nil || req.URL == nil {
+		return
+	}
+	router := e.Router()
+	if rs := e.Routers(); len(rs) > 0 { // echo's own choice of router
+		if r, ok := rs[req.Host]; ok {
+			router = r
+		}
+	}
+	path := echo.GetPath(req)
+	probe := e.AcquireContext()
+	defer func() {
+		probe.Reset(nil, nil) // the pool keeps nothing of this request
+		e.ReleaseContext(probe)
+	}()
+	// route routes path with method and returns the template of the route
+	// found, false for a 405 or no route.
+	route := func(method string) (string, bool) {
+		probe.Reset(nil, nil)
+		router.Find(method, path, probe)
+		if _, is405 := probe.Get(echo.ContextKeyHeaderAllow).(string); is405 {
+			return "", false
+		}
+		return probe.Path(), probe.Path() != ""
+	}
+	notFound, ok := route(echo.RouteNotFound)
+	if !ok || notFound != c.Path() {
+		return // not answered by a RouteNotFound route
+	}
+	var routes []*echo.Route
+	registered := func(method string) bool {
+		if routes == nil {
+			routes = router.Routes()
+		}
+		for _, r := range routes {
+			if r.Method == method && r.Path == notFound {
+				return true
+			}
+		}
+		return false
+	}
+	var b strings.Builder
+	for _, m := range probeMethods {
+		if m == req.Method {
+			continue
+		}
+		if p, ok := route(m); !ok || p == notFound && !registered(m) {
+			continue // the RouteNotFound route again
+		}
+		if b.Len() == 0 {
+			b.WriteString(http.MethodOptions)
+		}
+		b.WriteString(", ")
+		b.WriteString(m)
+	}
+	if b.Len() > 0 && !registered(req.Method) {
+		h.Set(echo.HeaderAllow, b.String())
+	}
 }

@@ -16,7 +16,8 @@ func TestConformance(t *testing.T) {
 }
 
 // newConformanceServer mounts the suite's routes on a ServeMux, each with
-// the middleware it names, in the suite's order.
+// the middleware it names, in the suite's order. ServeMux has no groups:
+// a grouped route is mounted at its full path.
 func newConformanceServer(t *testing.T, f *conformance.Fixtures) http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range f.Routes() {
