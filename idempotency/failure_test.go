@@ -45,7 +45,7 @@ func TestRedisDown(t *testing.T) {
 	assert.Equal(t, "acquire", entries[0]["op"])
 	assert.Equal(t, "POST", entries[0]["method"])
 	assert.Equal(t, contentRoute, entries[0]["route"])
-	assert.Contains(t, entries[0]["error"], "redisstore: idempotency acquire")
+	assert.Contains(t, entries[0]["error"], "idempotency/redisstore: acquire")
 
 	inst.Start(t)
 	require.Eventually(t, func() bool {

@@ -50,7 +50,7 @@ const (
 const recordVersion = 1
 
 // errTokenNewline is returned for an owner token containing leaseSep.
-var errTokenNewline = errors.New("redisstore: idempotency owner token contains a newline")
+var errTokenNewline = errors.New("idempotency/redisstore: owner token contains a newline")
 
 // acquireScript returns the current value of KEYS[1], or takes the lease
 // (SET NX PX, value ARGV[1]) and returns nil when there is none: lookup and
@@ -156,13 +156,13 @@ func (s *Store) Acquire(ctx context.Context, key, token, fingerprint string, lea
 	case errors.Is(err, redis.Nil):
 		return idempotency.Lookup{State: idempotency.Acquired}, nil
 	case err != nil:
-		return idempotency.Lookup{}, fmt.Errorf("redisstore: idempotency acquire: %w", err)
+		return idempotency.Lookup{}, fmt.Errorf("idempotency/redisstore: acquire: %w", err)
 	}
 	switch {
 	case strings.HasPrefix(v, leaseTag):
 		_, fp, ok := strings.Cut(v[len(leaseTag):], leaseSep)
 		if !ok {
-			return idempotency.Lookup{}, fmt.Errorf("redisstore: key %s holds a lease without fingerprint", s.prefix+key)
+			return idempotency.Lookup{}, fmt.Errorf("idempotency/redisstore: key %s holds a lease without fingerprint", s.prefix+key)
 		}
 		return idempotency.Lookup{State: idempotency.InProgress, Fingerprint: fp}, nil
 	case strings.HasPrefix(v, recordTag):
@@ -172,7 +172,7 @@ func (s *Store) Acquire(ctx context.Context, key, token, fingerprint string, lea
 		}
 		return idempotency.Lookup{State: idempotency.Completed, Record: rec}, nil
 	}
-	return idempotency.Lookup{}, fmt.Errorf("redisstore: key %s holds an unknown value", s.prefix+key)
+	return idempotency.Lookup{}, fmt.Errorf("idempotency/redisstore: key %s holds an unknown value", s.prefix+key)
 }
 
 // Renew implements [idempotency.Store].
@@ -182,7 +182,7 @@ func (s *Store) Renew(ctx context.Context, key, token string, leaseTTL time.Dura
 	}
 	n, err := renewScript.Run(ctx, s.client, []string{s.prefix + key}, leaseTag+token, millis(leaseTTL)).Int()
 	if err != nil {
-		return fmt.Errorf("redisstore: idempotency renew: %w", err)
+		return fmt.Errorf("idempotency/redisstore: renew: %w", err)
 	}
 	if n == 0 {
 		return idempotency.ErrLeaseLost
@@ -201,7 +201,7 @@ func (s *Store) Complete(ctx context.Context, key, token string, rec idempotency
 	}
 	n, err := completeScript.Run(ctx, s.client, []string{s.prefix + key}, leaseTag+token, enc, millis(ttl)).Int()
 	if err != nil {
-		return fmt.Errorf("redisstore: idempotency complete: %w", err)
+		return fmt.Errorf("idempotency/redisstore: complete: %w", err)
 	}
 	if n == 0 {
 		return idempotency.ErrLeaseLost
@@ -215,7 +215,7 @@ func (s *Store) Release(ctx context.Context, key, token string) error {
 		return errTokenNewline
 	}
 	if err := releaseScript.Run(ctx, s.client, []string{s.prefix + key}, leaseTag+token).Err(); err != nil {
-		return fmt.Errorf("redisstore: idempotency release: %w", err)
+		return fmt.Errorf("idempotency/redisstore: release: %w", err)
 	}
 	return nil
 }
@@ -236,7 +236,7 @@ func encodeRecord(rec idempotency.Record) (string, error) {
 		Header: rec.Header, Body: rec.Body,
 	})
 	if err != nil {
-		return "", fmt.Errorf("redisstore: encode idempotency record: %w", err)
+		return "", fmt.Errorf("idempotency/redisstore: encode idempotency record: %w", err)
 	}
 	return recordTag + string(b), nil
 }
@@ -245,13 +245,13 @@ func encodeRecord(rec idempotency.Record) (string, error) {
 func decodeRecord(b []byte) (*idempotency.Record, error) {
 	var w wireRecord
 	if err := json.Unmarshal(b, &w); err != nil {
-		return nil, fmt.Errorf("redisstore: decode idempotency record: %w", err)
+		return nil, fmt.Errorf("idempotency/redisstore: decode idempotency record: %w", err)
 	}
 	if w.Version != recordVersion {
-		return nil, fmt.Errorf("redisstore: stored idempotency record has version %d, want %d", w.Version, recordVersion)
+		return nil, fmt.Errorf("idempotency/redisstore: stored idempotency record has version %d, want %d", w.Version, recordVersion)
 	}
 	if w.Status < 200 || w.Status > 299 {
-		return nil, fmt.Errorf("redisstore: stored idempotency record has status %d", w.Status)
+		return nil, fmt.Errorf("idempotency/redisstore: stored idempotency record has status %d", w.Status)
 	}
 	return &idempotency.Record{Fingerprint: w.Fingerprint, Status: w.Status, Header: w.Header, Body: w.Body}, nil
 }

@@ -163,10 +163,10 @@ func TestRedisErrors(t *testing.T) {
 	inst.Stop(t)
 	ctx := context.Background()
 	_, err = s.Acquire(ctx, "k", "t", "", time.Second)
-	assert.ErrorContains(t, err, "redisstore: idempotency acquire")
-	assert.ErrorContains(t, s.Renew(ctx, "k", "t", time.Second), "redisstore: idempotency renew")
-	assert.ErrorContains(t, s.Complete(ctx, "k", "t", idempotency.Record{Status: 200}, time.Second), "redisstore: idempotency complete")
-	assert.ErrorContains(t, s.Release(ctx, "k", "t"), "redisstore: idempotency release")
+	assert.ErrorContains(t, err, "idempotency/redisstore: acquire")
+	assert.ErrorContains(t, s.Renew(ctx, "k", "t", time.Second), "idempotency/redisstore: renew")
+	assert.ErrorContains(t, s.Complete(ctx, "k", "t", idempotency.Record{Status: 200}, time.Second), "idempotency/redisstore: complete")
+	assert.ErrorContains(t, s.Release(ctx, "k", "t"), "idempotency/redisstore: release")
 	for _, err := range []error{s.Renew(ctx, "k", "t", time.Second), s.Release(ctx, "k", "t")} {
 		assert.NotErrorIs(t, err, idempotency.ErrLeaseLost, "an outage is not a lost lease")
 	}
