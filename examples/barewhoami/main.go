@@ -2,12 +2,19 @@
 // server answering GET /v1/whoami with the same bearer-key lookup and the
 // same JSON, and nothing of errkit (no request IDs, error envelope, kill
 // switches, rate limits, idempotency or logging), on the same frameworks
-// partnerapi is served on: echo v4 (-framework echo4, the default) or
-// net/http's ServeMux (-framework nethttp).
+// partnerapi is served on: echo v4 (-framework echo4, the default), echo v5
+// (-framework echo5) or net/http's ServeMux (-framework nethttp).
+//
+// -framework echo4-chain and -framework echo5-chain are what an echo team
+// would pick instead of errkit, on the same route and lookup: echo's own
+// RequestID, RequestLogger (a JSON line per request on stderr: zap on echo
+// v4, slog on echo v5, echo v5's own logger type), Recover and RateLimiter
+// on its memory store at a rate that never limits.
 //
 //	go run ./examples/barewhoami -addr 127.0.0.1:8081 -framework nethttp
 //
-// examples/partnerapi/loadtest.sh measures both in the same run.
+// examples/partnerapi/loadtest.sh measures them in the same run as
+// partnerapi.
 package main
 
 import (
@@ -17,15 +24,20 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	echomw "github.com/labstack/echo/v4/middleware"
+	echo5 "github.com/labstack/echo/v5"
+	echo5mw "github.com/labstack/echo/v5/middleware"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 )
@@ -105,6 +117,34 @@ var servers = map[string]func() http.Handler{
 		})
 		return e
 	},
+	"echo5": func() http.Handler {
+		e := echo5.New()
+		e.GET("/v1/whoami", whoamiEcho5)
+		return e
+	},
+	// The same chain on echo v5, as an echo v5 team would write it: echo's
+	// logger is a *slog.Logger (JSON lines on stderr), which RequestLogger
+	// logs to through c.Logger().
+	"echo5-chain": func() http.Handler {
+		e := echo5.NewWithConfig(echo5.Config{Logger: slog.New(slog.NewJSONHandler(os.Stderr, nil))})
+		e.Use(
+			echo5mw.RequestID(),
+			echo5mw.RequestLoggerWithConfig(echo5mw.RequestLoggerConfig{
+				LogStatus: true, LogURI: true, LogMethod: true, LogLatency: true, LogRequestID: true, LogRoutePath: true,
+				HandleError: true, // echo's advice: the error handler decides the status that is logged
+				LogValuesFunc: func(c *echo5.Context, v echo5mw.RequestLoggerValues) error {
+					c.Logger().LogAttrs(c.Request().Context(), slog.LevelInfo, "request",
+						slog.String("requestId", v.RequestID), slog.String("method", v.Method),
+						slog.String("route", v.RoutePath), slog.Int("status", v.Status), slog.Duration("latency", v.Latency))
+					return nil
+				},
+			}),
+			echo5mw.Recover(),
+			echo5mw.RateLimiter(echo5mw.NewRateLimiterMemoryStore(1e9)),
+		)
+		e.GET("/v1/whoami", whoamiEcho5)
+		return e
+	},
 	"nethttp": func() http.Handler {
 		mux := http.NewServeMux()
 		mux.HandleFunc("GET /v1/whoami", func(w http.ResponseWriter, r *http.Request) {
@@ -120,13 +160,26 @@ var servers = map[string]func() http.Handler{
 	},
 }
 
+// whoamiEcho5 is the whoami handler on echo v5.
+func whoamiEcho5(c *echo5.Context) error {
+	who, ok := lookup(c.Request().Header.Get(echo5.HeaderAuthorization))
+	if !ok {
+		return echo5.ErrUnauthorized
+	}
+	return c.JSON(http.StatusOK, who)
+}
+
+// serverNames lists the baselines, sorted.
+func serverNames() []string { return slices.Sorted(maps.Keys(servers)) }
+
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8081", "listen address")
-	framework := flag.String("framework", "echo4", "baseline: echo4 (bare), echo4-chain (echo's own RequestID + RequestLogger (zap) + Recover + RateLimiter) or nethttp (bare)")
+	framework := flag.String("framework", "echo4", "baseline: "+strings.Join(serverNames(), ", ")+
+		" (echo4, echo5, nethttp: the bare framework; echo4-chain, echo5-chain: echo's own RequestID + RequestLogger + Recover + RateLimiter)")
 	flag.Parse()
 	newHandler, ok := servers[*framework]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "barewhoami: -framework %q: want echo4, echo4-chain or nethttp\n", *framework)
+		fmt.Fprintf(os.Stderr, "barewhoami: -framework %q: want one of %s\n", *framework, strings.Join(serverNames(), ", "))
 		os.Exit(2)
 	}
 	srv := &http.Server{Addr: *addr, Handler: newHandler(), ReadHeaderTimeout: 10 * time.Second}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -17,9 +18,10 @@ func TestMain(m *testing.M) {
 }
 
 // TestBaselines: every baseline answers whoami with the JSON partnerapi
-// sends, and refuses a missing or unknown key, over a real listener.
+// sends, and refuses a missing or unknown key, over a real listener; only
+// the chains stamp a request ID.
 func TestBaselines(t *testing.T) {
-	require.ElementsMatch(t, []string{"echo4", "echo4-chain", "nethttp"}, slices.Collect(maps.Keys(servers)))
+	require.ElementsMatch(t, []string{"echo4", "echo4-chain", "echo5", "echo5-chain", "nethttp"}, slices.Collect(maps.Keys(servers)))
 	for name, newHandler := range servers {
 		t.Run(name, func(t *testing.T) {
 			srv := httptest.NewServer(newHandler())
@@ -46,6 +48,8 @@ func TestBaselines(t *testing.T) {
 				require.NoError(t, err)
 				require.NoError(t, resp.Body.Close())
 				require.Equal(t, tt.status, resp.StatusCode, "%q", tt.header)
+				// A chain runs echo's own RequestID in front of everything.
+				require.Equal(t, strings.HasSuffix(name, "-chain"), resp.Header.Get("X-Request-Id") != "", "X-Request-Id on %s", name)
 				if tt.status == 200 {
 					require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
 					require.Equal(t, tt.body, string(b))

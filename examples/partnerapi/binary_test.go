@@ -182,7 +182,7 @@ func TestFlags(t *testing.T) {
 		{"-write-rate", "-1"},
 		{"-read-rate", "NaN"},
 		{"-nope"},
-		{"-framework", "echo5"},
+		{"-framework", "echo6"},
 		{"-framework", ""},
 		{"-framework", "Echo4"},
 	} {
@@ -195,9 +195,9 @@ func TestFlags(t *testing.T) {
 	require.Equal(t, 1_000_000_000, r.Burst)
 
 	err = run([]string{"-framework", "gin"}, io.Discard)
-	require.EqualError(t, err, `-framework "gin": want one of echo4, nethttp`)
+	require.EqualError(t, err, `-framework "gin": want one of echo4, echo5, nethttp`)
 	_, err = New(Config{Framework: "gin"})
-	require.EqualError(t, err, `unknown framework "gin": want one of echo4, nethttp`)
+	require.EqualError(t, err, `unknown framework "gin": want one of echo4, echo5, nethttp`)
 }
 
 // TestBinaryGracefulStop checks "shuts down gracefully on SIGTERM (in-flight

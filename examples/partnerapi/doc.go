@@ -7,20 +7,23 @@
 //	go run ./examples/partnerapi
 //
 // starts it on 127.0.0.1:8080 on echo v4 with everything in memory.
-// -framework nethttp serves the same API on net/http's ServeMux instead,
-// through errkit's nethttp adapter; every route, status, header and body
-// byte is the same (TestSameWire holds them to it). With -redis
-// redis://127.0.0.1:6379/0 the rate limits, kill switches and idempotency
-// records live in Redis, and several instances form one fleet, of one
-// framework or of both.
+// -framework echo5 serves the same API on echo v5, through errkit's echo5
+// adapter, and -framework nethttp on net/http's ServeMux, through errkit's
+// nethttp adapter; every route, status, header and body byte is the same
+// (TestSameWire holds them to it). With -redis redis://127.0.0.1:6379/0 the
+// rate limits, kill switches and idempotency records live in Redis, and
+// several instances form one fleet, of one framework or of several: an
+// echo v4 instance and an echo v5 one share buckets, kill switches and
+// replays, as a fleet does in the middle of a move from v4 to v5.
 //
 // The business logic is written once, against net/http: the handlers
 // (handlers.go, errorsroute.go) read *http.Request (path parameters with
 // r.PathValue), write successes and return errors; the route table
 // (routes.go) says which middleware each route needs; server.go builds the
 // stores and errkit's framework-free guards. Only routing and wiring are per
-// framework, one file each: server_echo4.go and server_nethttp.go. Both
-// mount the table in the order a service should use:
+// framework, one file each: server_echo4.go, server_echo5.go and
+// server_nethttp.go. Each mounts the table in the order a service should
+// use:
 //
 //  1. the adapter's Install: request IDs, panic recovery, the envelope error
 //     writer (and, with -access-log, one log line per request);
@@ -37,7 +40,7 @@
 // error body themselves. Whatever the table does not serve answers
 // NOT_FOUND (with Allow when only the method is wrong) through the same
 // chain on every framework, rather than through the router's own 404, 405
-// or OPTIONS answers. Both frameworks report the same route templates
+// or OPTIONS answers. Every framework reports the same route templates
 // (echo's syntax, "/v1/content/:containerId") to logs, the rate limiter and
 // the idempotency fingerprint, so a mixed fleet shares buckets and replays.
 // GET /v1/errors lists the catalogue and GET /v1/errors/{code}/example

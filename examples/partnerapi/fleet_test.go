@@ -11,15 +11,17 @@ import (
 )
 
 // TestFleet runs two instances on one real Redis: they share the rate
-// limit, a kill switch flipped on A is enforced by B within a second,
-// and an idempotent request sent to A replays on B. It runs a fleet of each
-// framework, and a mixed fleet of echo4 and nethttp (a service migrating
-// one instance at a time): the frameworks report the same route templates,
-// so they share buckets and idempotency records too.
+// limit, a kill switch flipped on one is enforced by the other within a
+// second, and an idempotent request sent to one replays on the other. It
+// runs a fleet of each framework, and mixed fleets: echo4 and echo5 (a
+// service in the middle of its move from echo v4 to v5, one instance at a
+// time), echo4 and nethttp, echo5 and nethttp. The frameworks report the
+// same route templates and the adapters call the same core on the same
+// stores, so they share buckets, kill switches and idempotency records.
 func TestFleet(t *testing.T) {
 	inst := redistest.Server(t)
 	type fleet struct{ a, b string }
-	fleets := []fleet{{"echo4", "nethttp"}}
+	fleets := []fleet{{"echo4", "echo5"}, {"echo4", "nethttp"}, {"echo5", "nethttp"}}
 	for _, fw := range testFrameworks {
 		fleets = append(fleets, fleet{fw, fw})
 	}
@@ -59,6 +61,22 @@ func testFleet(t *testing.T, inst *redistest.Instance, fa, fb string) {
 		require.Equal(t, 200, b.do(t, request{method: "GET", path: "/v1/whoami", key: keyOther}).status)
 	})
 
+	t.Run("burst spent on A, denied on B", func(t *testing.T) {
+		// key_broke's whole read burst, on A alone: B has no tokens left
+		// for it either, and says so in the same RateLimit header.
+		for i := range 4 {
+			resp := a.do(t, request{method: "GET", path: "/v1/whoami", key: keyBroke})
+			require.Equal(t, 200, resp.status, "request %d", i)
+		}
+		onA := a.do(t, request{method: "GET", path: "/v1/whoami", key: keyBroke})
+		requireError(t, onA, 429, "RATE_LIMITED")
+		onB := b.do(t, request{method: "GET", path: "/v1/whoami", key: keyBroke})
+		requireError(t, onB, 429, "RATE_LIMITED")
+		require.Regexp(t, `^"read";r=0;t=\d+$`, onB.header.Get("RateLimit"))
+		require.Equal(t, onA.header.Get("RateLimit-Policy"), onB.header.Get("RateLimit-Policy"))
+		require.NotEmpty(t, onB.header.Get("Retry-After"))
+	})
+
 	t.Run("kill switch flipped on A, enforced by B", func(t *testing.T) {
 		whoami := request{method: "GET", path: "/v1/whoami", key: keyReadonly}
 		require.Equal(t, 200, b.do(t, whoami).status)
@@ -86,16 +104,29 @@ func testFleet(t *testing.T, inst *redistest.Instance, fa, fb string) {
 	})
 
 	t.Run("idempotent replay across instances", func(t *testing.T) {
-		send := func(s *testServer, body string) response {
-			return s.do(t, request{method: "POST", path: "/v1/projects/prj_auto/content", key: keyFull, body: body,
-				header: map[string]string{idempotency.HeaderKey: "fleet-1"}})
+		for _, tt := range []struct {
+			name          string
+			key           string
+			first, second *testServer
+		}{
+			{"A then B", "fleet-1", a, b},
+			{"B then A", "fleet-2", b, a},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				send := func(s *testServer, body string) response {
+					return s.do(t, request{method: "POST", path: "/v1/projects/prj_auto/content", key: keyFull, body: body,
+						header: map[string]string{idempotency.HeaderKey: tt.key}})
+				}
+				first := send(tt.first, `{"hook":"fleet"}`)
+				require.Equal(t, 202, first.status)
+				require.Empty(t, first.header.Get(idempotency.HeaderReplayed))
+				replayed := send(tt.second, `{"hook":"fleet"}`)
+				require.Equal(t, 202, replayed.status)
+				require.Equal(t, "true", replayed.header.Get(idempotency.HeaderReplayed))
+				require.Equal(t, string(first.body), string(replayed.body))
+				require.Equal(t, first.header.Get("Content-Type"), replayed.header.Get("Content-Type"))
+				requireError(t, send(tt.second, `{"hook":"other"}`), 409, "IDEMPOTENCY_CONFLICT")
+			})
 		}
-		first := send(a, `{"hook":"fleet"}`)
-		require.Equal(t, 202, first.status)
-		replayed := send(b, `{"hook":"fleet"}`)
-		require.Equal(t, 202, replayed.status)
-		require.Equal(t, "true", replayed.header.Get(idempotency.HeaderReplayed))
-		require.Equal(t, string(first.body), string(replayed.body))
-		requireError(t, send(b, `{"hook":"other"}`), 409, "IDEMPOTENCY_CONFLICT")
 	})
 }

@@ -5,6 +5,7 @@
 # each framework asked for.
 #
 #   examples/partnerapi/loadtest.sh                     # echo4, 30 s per target
+#   examples/partnerapi/loadtest.sh -framework echo5    # echo v5
 #   examples/partnerapi/loadtest.sh -framework nethttp  # net/http ServeMux
 #   examples/partnerapi/loadtest.sh -framework all      # every framework, one run
 #   DURATION=10s examples/partnerapi/loadtest.sh
@@ -13,7 +14,7 @@
 # limited; the script fails if any response was not a 200.
 set -euo pipefail
 
-all_frameworks=(echo4 nethttp)
+all_frameworks=(echo4 echo5 nethttp)
 frameworks=(echo4)
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -21,17 +22,17 @@ while [ $# -gt 0 ]; do
 		[ $# -ge 2 ] || { echo "loadtest: -framework needs a value: ${all_frameworks[*]} or all" >&2; exit 2; }
 		case $2 in
 		all) frameworks=("${all_frameworks[@]}") ;;
-		echo4 | nethttp) frameworks=("$2") ;;
+		echo4 | echo5 | nethttp) frameworks=("$2") ;;
 		*) echo "loadtest: -framework $2: want one of ${all_frameworks[*]} or all" >&2; exit 2 ;;
 		esac
 		shift 2
 		;;
 	-h | --help)
-		sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
-		echo "loadtest: unknown argument $1 (usage: loadtest.sh [-framework echo4|nethttp|all])" >&2
+		echo "loadtest: unknown argument $1 (usage: loadtest.sh [-framework echo4|echo5|nethttp|all])" >&2
 		exit 2
 		;;
 	esac

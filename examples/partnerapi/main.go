@@ -35,7 +35,7 @@ func main() {
 func run(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("partnerapi", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
-	framework := fs.String("framework", DefaultFramework, "web framework to serve the API on: "+strings.Join(frameworkNames(), " or "))
+	framework := fs.String("framework", DefaultFramework, "web framework to serve the API on: "+strings.Join(frameworkNames(), ", ")+" (echo4 is echo v4, echo5 echo v5, nethttp net/http's ServeMux)")
 	redisURL := fs.String("redis", "", "Redis URL (redis://host:port/db); when set, rate limits, kill switches and idempotency records live there and several instances form one fleet")
 	redisPrefix := fs.String("redis-prefix", "partnerapi:", "prefix of every Redis key")
 	readRate := fs.Float64("read-rate", ratelimit.DefaultReadRate.PerSecond, "read (GET) requests per second per API key")

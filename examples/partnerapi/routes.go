@@ -140,7 +140,29 @@ func (t *table) notFound(w http.ResponseWriter, r *http.Request) error {
 	return apierror.NotFound()
 }
 
-// routeTemplate is the route template both frameworks report for a
+// emptyParamPaths returns the paths, in echo's syntax, on which echo's
+// router would match an empty segment to a route's parameter, which
+// ServeMux never does: for every parameter before a route's last segment,
+// the route's path up to it, the parameter's segment left empty, then a
+// catch-all ("/v1/content//*" for /v1/content/{containerId}/approve). A
+// parameter in the last segment is never matched empty by echo.
+func (t *table) emptyParamPaths() []string {
+	var out []string
+	for _, rt := range t.routes {
+		segs := strings.Split(rt.path, "/")
+		for i, seg := range segs[:len(segs)-1] {
+			if strings.HasPrefix(seg, "{") {
+				p := routeTemplate(strings.Join(segs[:i], "/")) + "//*"
+				if !slices.Contains(out, p) {
+					out = append(out, p)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// routeTemplate is the route template every framework reports for a
 // ServeMux path, in echo's syntax ("/v1/content/:containerId"; a trailing
 // "/" subtree is "/*"). It is what the access log's "route" field says and
 // what the rate limiter and the idempotency guard scope by, so an

@@ -32,6 +32,7 @@ const DefaultFramework = "echo4"
 // framework is one file (server_<name>.go) and one line here.
 var frameworks = map[string]func(a *app) (http.Handler, error){
 	"echo4":   newEcho4,
+	"echo5":   newEcho5,
 	"nethttp": newNetHTTP,
 }
 
@@ -49,8 +50,8 @@ func frameworkNames() []string {
 // server on echo v4 with the default rates.
 type Config struct {
 	// Framework is the web framework the API is served on: "echo4" (the
-	// default) or "nethttp" (net/http's ServeMux). The API is the same on
-	// every framework, byte for byte.
+	// default, echo v4), "echo5" (echo v5) or "nethttp" (net/http's
+	// ServeMux). The API is the same on every framework, byte for byte.
 	Framework string
 
 	// Logger receives every log line. Default: a logger that discards.

@@ -53,18 +53,32 @@ func newEcho4(a *app) (http.Handler, error) {
 		open:   global,
 		keyed:  func(h echo.HandlerFunc) echo.HandlerFunc { return global(applyEcho4(h, keyedChain)) },
 	}
-	params := serveMuxParams(rootNotFound, v1NotFound)
 	for _, rt := range a.table.routes {
 		// HEAD with GET, as ServeMux does.
-		e.Match(rt.methods(), routeTemplate(rt.path), params(chains[rt.access](echo4Handler(rt.handler))))
+		e.Match(rt.methods(), routeTemplate(rt.path), unescapeParams(chains[rt.access](echo4Handler(rt.handler))))
 	}
 	// Whatever no route serves, after the chain of where it is: unknown
 	// /v1 paths and methods need a key first. The not-found routes take
 	// echo's own 405s and OPTIONS answers too (echo prefers a not-found
 	// route to them), so that table.notFound answers them all.
-	e.RouteNotFound("/*", params(rootNotFound))
-	e.RouteNotFound(v1Prefix, params(v1NotFound))
-	e.RouteNotFound(v1Prefix+"/*", params(v1NotFound))
+	e.RouteNotFound("/*", rootNotFound)
+	e.RouteNotFound(v1Prefix, v1NotFound)
+	e.RouteNotFound(v1Prefix+"/*", v1NotFound)
+	// echo matches an empty segment to a parameter ("/v1/content//approve"
+	// to /v1/content/:containerId/approve), ServeMux never does: such paths
+	// have not-found routes of their own, which echo prefers to the
+	// parameter, answered as the catch-all that covers them, on its route
+	// template. The covering catch-all alone would not do: to a 404 of a
+	// not-found route without Allow, the errkit error handler adds the
+	// methods echo's router serves at the path, which would include the
+	// route that matches the empty parameter.
+	for _, p := range a.table.emptyParamPaths() {
+		h, template := rootNotFound, routeTemplate("/")
+		if strings.HasPrefix(p, v1Prefix+"/") {
+			h, template = v1NotFound, routeTemplate(v1Prefix+"/")
+		}
+		e.RouteNotFound(p, onTemplate(template, h))
+	}
 
 	// Operators: outside /v1, so never rate limited or switched off.
 	if err := middleware.RegisterAdmin(e.Group(adminPrefix), a.admin); err != nil {
@@ -73,49 +87,38 @@ func newEcho4(a *app) (http.Handler, error) {
 	return e, nil
 }
 
-// serveMuxParams makes echo's path parameters what ServeMux's would be,
-// where the two routers differ:
-//
-//   - echo matches an empty segment to a parameter ("/v1/jobs/" to
-//     /v1/jobs/:jobId, with jobId ""), ServeMux never does: such a request
-//     matches no route, so it is handed to the not-found handler that covers
-//     its path, rootNotFound or (under /v1, after the keyed chain)
-//     v1NotFound, on that catch-all's route template;
-//   - echo matches a path with escapes (URL.RawPath set) raw and leaves the
-//     escapes in the values, ServeMux unescapes them: "RATE%5FLIMITED" is
-//     "RATE_LIMITED" on both, and the idempotency fingerprint, which holds
-//     the values, is the same for /v1/projects/prj%5Fauto and
-//     /v1/projects/prj_auto. (This half stands in for errkit's echo
-//     adapter, whose Idempotency middleware reads c.ParamValues() as they
-//     are; remove it when the adapter unescapes them.)
-func serveMuxParams(rootNotFound, v1NotFound echo.HandlerFunc) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			names, values := c.ParamNames(), c.ParamValues()
-			for i, name := range names {
-				if name == "*" || i >= len(values) || values[i] != "" {
-					continue // a catch-all's "*" may well be empty
-				}
-				if strings.HasPrefix(c.Request().URL.Path, v1Prefix+"/") {
-					c.SetPath(routeTemplate(v1Prefix + "/"))
-					return v1NotFound(c)
-				}
-				c.SetPath(routeTemplate("/"))
-				return rootNotFound(c)
-			}
-			if c.Request().URL.RawPath == "" || len(values) == 0 {
-				return next(c) // no escapes: the values are the decoded path's
-			}
-			unescaped := make([]string, len(values))
-			for i, v := range values {
-				unescaped[i] = v
-				if u, err := url.PathUnescape(v); err == nil {
-					unescaped[i] = u
-				}
-			}
-			c.SetParamValues(unescaped...)
-			return next(c)
+// unescapeParams makes echo's path parameters what ServeMux's are: echo
+// matches a path with escapes (URL.RawPath set) raw and leaves the escapes
+// in the values, ServeMux unescapes them, so that "RATE%5FLIMITED" is
+// "RATE_LIMITED" on both, and the idempotency fingerprint, which holds the
+// values, is the same for /v1/projects/prj%5Fauto and /v1/projects/prj_auto.
+// (It stands in for errkit's echo adapter, whose Idempotency middleware
+// reads c.ParamValues() as they are; remove it when the adapter unescapes
+// them.)
+func unescapeParams(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		values := c.ParamValues()
+		if c.Request().URL.RawPath == "" || len(values) == 0 {
+			return next(c) // no escapes: the values are the decoded path's
 		}
+		unescaped := make([]string, len(values))
+		for i, v := range values {
+			unescaped[i] = v
+			if u, err := url.PathUnescape(v); err == nil {
+				unescaped[i] = u
+			}
+		}
+		c.SetParamValues(unescaped...)
+		return next(c)
+	}
+}
+
+// onTemplate runs h as the route template says, whatever route echo
+// matched.
+func onTemplate(template string, h echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.SetPath(template)
+		return h(c)
 	}
 }
 

@@ -85,8 +85,8 @@ func TestSameWire(t *testing.T) {
 	frozen := time.Date(2030, 1, 2, 15, 4, 5, 0, time.UTC)
 	cfg := Config{
 		ReadRate:  rateOf(1, 30), // frozen clock: 30 reads per key, no refill
-		WriteRate: rateOf(1, 30),
-		JobDelay:  time.Hour, // jobs stay running: their bodies agree
+		WriteRate: rateOf(1, 40), // frozen clock: 40 writes per key, enough for every step
+		JobDelay:  time.Hour,     // jobs stay running: their bodies agree
 		AccessLog: true,
 		now:       func() time.Time { return frozen },
 	}
@@ -123,6 +123,9 @@ func TestSameWire(t *testing.T) {
 		{"v1 slash", request{method: "GET", path: "/v1/", key: keyFull}, 404},
 		{"unknown v1 path without key", request{method: "GET", path: "/v1/nope"}, 401},
 		{"unknown v1 path", request{method: "POST", path: "/v1/nope/deeper", key: keyFull}, 404},
+		{"unknown method on an unknown v1 path", request{method: "BREW", path: "/v1/nope", key: keyFull}, 404},
+		{"unknown method without id", request{method: "BREW", path: "/v1/content//approve", key: keyFull}, 404},
+		{"DELETE without id", request{method: "DELETE", path: "/v1/projects//content", key: keyFull}, 404},
 		{"whoami", request{method: "GET", path: "/v1/whoami", key: keyFull}, 200},
 		{"whoami HEAD", request{method: "HEAD", path: "/v1/whoami", key: keyFull}, 200},
 		{"whoami HEAD without key", request{method: "HEAD", path: "/v1/whoami"}, 401},
@@ -171,6 +174,7 @@ func TestSameWire(t *testing.T) {
 		{"job without id", request{method: "GET", path: "/v1/jobs/", key: keyFull}, 404},
 		{"job without id DELETE", request{method: "DELETE", path: "/v1/jobs/", key: keyFull}, 404},
 		{"approve without id", request{method: "POST", path: "/v1/content//approve", key: keyFull}, 404},
+		{"approve without id DELETE", request{method: "DELETE", path: "/v1/content//approve", key: keyFull}, 404},
 		{"example without code", request{method: "GET", path: "/v1/errors//example"}, 401},
 
 		{"operator without token", request{method: "GET", path: "/admin/killswitch"}, 401},
