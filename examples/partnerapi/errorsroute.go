@@ -1,6 +1,7 @@
 package main
 
 import (
+	_ "embed"
 	"errors"
 	"fmt"
 	"net/http"
@@ -10,22 +11,21 @@ import (
 	"github.com/layershq/errkit/idempotency"
 )
 
-// catalogueResponse is the body of GET /v1/errors.
-type catalogueResponse struct {
-	Errors []apierror.Spec `json:"errors"`
-}
+// catalogueJSON is docs/catalogue.json, the catalogue for SDKs in other
+// languages, generated from apierror's table by internal/docgen (which
+// writes this copy too, and whose test fails when either drifts).
+//
+//go:embed catalogue.json
+var catalogueJSON []byte
 
-// listErrors answers GET /v1/errors with the catalogue, straight from
-// apierror's table: code, status, category, retry advice, guaranteed details,
-// message, meaning and what to check.
+// listErrors answers GET /v1/errors with the catalogue: for every code its
+// status, category, retry advice, guaranteed details and their schema, the
+// headers of its response, message, meaning, what to check, and an example.
 func listErrors(w http.ResponseWriter, _ *http.Request) error {
-	specs := apierror.Catalogue()
-	for i := range specs {
-		if specs[i].Details == nil {
-			specs[i].Details = []string{} // [] rather than null: "no guaranteed details"
-		}
-	}
-	return writeJSON(w, http.StatusOK, catalogueResponse{specs})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(catalogueJSON)
+	return err
 }
 
 // exampleSecret is the fake credential in the cause of the INTERNAL example:

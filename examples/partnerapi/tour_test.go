@@ -80,7 +80,7 @@ var tourHeaders = []string{
 var tourCovers = []string{
 	`"code":"UNAUTHENTICATED"`, `"code":"FORBIDDEN_SCOPE"`, `"code":"IDEMPOTENCY_CONFLICT"`,
 	`"code":"VALIDATION"`, `"code":"NOT_FOUND"`, `"code":"RATE_LIMITED"`, `"code":"KILL_SWITCH"`,
-	`"code":"INTERNAL"`, `"code":"MODERATION_BLOCKED"`, `{"errors":[`,
+	`"code":"INTERNAL"`, `"code":"MODERATION_BLOCKED"`, `"guaranteedDetails": []`,
 	"\nIdempotent-Replayed: true\n", "\nAllow: ", "\nRetry-After: ", "HTTP/1.1 204 No Content\n",
 }
 
@@ -256,20 +256,23 @@ func compareTour(want, got string, ids *tourBinder) (string, string, error) {
 			return "", "", err
 		}
 	}
+	// A body cut short is cut first, so that IDs past the cut (the
+	// catalogue's examples) do not count when IDs are bound.
+	if _, wb, _ := strings.Cut(want, "\n\n"); strings.HasSuffix(wb, tourElision+"\n") {
+		cut := strings.TrimSuffix(wb, tourElision+"\n")
+		gotHead, gotBody, _ := strings.Cut(got, "\n\n")
+		if strings.HasPrefix(gotBody, cut) && len(gotBody) > len(cut)+1 {
+			got = gotHead + "\n\n" + cut + tourElision + "\n"
+		}
+	}
 	if got, err = ids.bind(want, got); err != nil {
 		return "", "", err
 	}
-	wantHead, wantBody, _ := strings.Cut(want, "\n\n")
+	wantHead, _, _ := strings.Cut(want, "\n\n")
 	for _, line := range strings.Split(strings.TrimSuffix(wantHead, "\n"), "\n")[1:] {
 		name, _, ok := strings.Cut(line, ": ")
 		if !ok || !slices.Contains(tourHeaders, name) {
 			return "", "", fmt.Errorf("the README shows header line %q: only %s are shown, as `Name: value`", line, strings.Join(tourHeaders, ", "))
-		}
-	}
-	if cut, ok := strings.CutSuffix(wantBody, tourElision+"\n"); ok {
-		gotHead, gotBody, _ := strings.Cut(got, "\n\n")
-		if strings.HasPrefix(gotBody, cut) && len(gotBody) > len(cut)+1 {
-			got = gotHead + "\n\n" + cut + tourElision + "\n"
 		}
 	}
 	return want, got, nil

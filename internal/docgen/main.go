@@ -3,7 +3,9 @@
 //   - docs/openapi.yaml: the contract as OpenAPI 3.1 (the envelope, the error
 //     object, a details schema per code, the job error, and a response per
 //     code with its headers and an example);
-//   - docs/catalogue.json: the catalogue for SDKs in other languages;
+//   - docs/catalogue.json: the catalogue for SDKs in other languages (and
+//     examples/partnerapi/catalogue.json, the same bytes, which the demo
+//     serves at GET /v1/errors);
 //   - docs/schema/envelope.schema.json and docs/schema/job-error.schema.json:
 //     JSON Schema 2020-12 of the envelope and of the job error;
 //   - docs/errors.md: the contract's errors page;
@@ -62,6 +64,9 @@ type generatedFile struct {
 var generatedFiles = []generatedFile{
 	{"docs/openapi.yaml", OpenAPI},
 	{"docs/catalogue.json", Catalogue},
+	// The demo serves the same bytes at GET /v1/errors (go:embed reads
+	// only files of its own package).
+	{"examples/partnerapi/catalogue.json", Catalogue},
 	{"docs/schema/envelope.schema.json", EnvelopeSchema},
 	{"docs/schema/job-error.schema.json", JobErrorSchema},
 	{"docs/errors.md", Page},
