@@ -5,14 +5,17 @@
 // headers, Allow, safe headers, body bytes modulo the request ID) for every
 // code, router 404 and 405 (inside a router group with middleware too),
 // the body limit, a panic, HEAD, inbound
-// request-ID abuse, RATE_LIMITED, KILL_SWITCH per scope, and idempotency
-// replay, conflict and in use.
+// request-ID abuse, RATE_LIMITED (with a route's own class), KILL_SWITCH
+// per scope (a global guard in front of authentication too), the kill
+// switches' operator API end to end, and idempotency replay, conflict, in
+// use, release after a failure and a bad key.
 //
 // An adapter's test builds its server from [Fixtures.Routes]: each [Route]
 // says which errkit middleware wrap its handler, always in the order
-// authentication ([Fixtures.Authenticate]), kill switch, rate limit, body
-// limit, idempotency; a route with a [Route.Group] is mounted in a router
-// group with middleware. Handlers read path parameters with r.PathValue, so an
+// global kill switch, authentication ([Fixtures.Authenticate] or
+// [Fixtures.Identify]), kill switch, rate limit, body limit, idempotency; a
+// route with a [Route.Group] is mounted in a router group with middleware.
+// [Fixtures.Admin] is mounted at [AdminPrefix]. Handlers read path parameters with r.PathValue, so an
 // adapter whose router does not set them copies its parameters into the
 // request with r.SetPathValue.
 package conformance
@@ -43,14 +46,28 @@ const Secret = "sk_live_conformance_53cr3t"
 // MaxBodyBytes is the body limit of /upload.
 const MaxBodyBytes = 64
 
+// AdminPrefix is where the adapter mounts [Fixtures.Admin]: net/http as
+// http.StripPrefix(AdminPrefix, Admin(f.Admin)) for AdminPrefix and
+// AdminPrefix+"/", echo as RegisterAdmin(e.Group(AdminPrefix), f.Admin).
+const AdminPrefix = "/admin/killswitch"
+
+// OperatorAuthorization is the Authorization header [Fixtures.Admin]
+// accepts, as the operator "alice"; it refuses every other.
+const OperatorAuthorization = "Bearer op-alice"
+
 // Fixtures are the errkit parts an adapter wires into its server, built by
 // [Run] with in-memory stores.
 type Fixtures struct {
 	// Limiter limits /limited: class "read", 2 requests, refilled at one
 	// per 1000 seconds.
 	Limiter *ratelimit.Limiter
-	// KillSwitch guards /switched.
+	// KillSwitch guards /switched per caller.
 	KillSwitch *killswitch.Guard
+	// GlobalKillSwitch is the guard of the global switch alone that a
+	// route with [Route.GlobalKillSwitch] has in front of authentication.
+	GlobalKillSwitch *killswitch.Guard
+	// Admin is the kill switches' operator API, mounted at [AdminPrefix].
+	Admin *killswitch.Admin
 	// Idempotency guards POST /idem/{id}.
 	Idempotency *idempotency.Guard
 	// Logger is the logger the adapter's error writer and access log
@@ -58,8 +75,19 @@ type Fixtures struct {
 	// response while the cause is logged.
 	Logger *slog.Logger
 
+	// Template is set by the adapter: it returns the route template its
+	// router reports for rt (nethttp.Route, echo's c.Path()), which
+	// idempotency fingerprints hold.
+	Template func(rt Route) string
+	// AdminRoute is set by the adapter: the route its access and error
+	// logs name for a request to the operator API.
+	AdminRoute string
+
 	switches *killswitch.MemoryStore
 	work     atomic.Int64
+	switched atomic.Int64
+	failed   atomic.Bool
+	panicked atomic.Bool
 	entered  chan struct{}
 	release  chan struct{}
 }
@@ -77,9 +105,16 @@ type Route struct {
 	// unknown paths under the prefix with their own 404 routes, which must
 	// not hide a 405's Allow header. A router without groups mounts Path.
 	Group string
+	// GlobalKillSwitch puts [Fixtures.GlobalKillSwitch] in front of
+	// everything else, authentication included (an adapter may mount it
+	// router-wide, skipping the routes without it).
+	GlobalKillSwitch bool
 	// Auth puts [Fixtures.Authenticate] in front: the adapter sets the
 	// returned request (echo: c.SetRequest) or answers its error.
 	Auth bool
+	// Identify puts [Fixtures.Identify] in front: the adapter sets the
+	// returned request.
+	Identify bool
 	// KillSwitch, RateLimit, BodyLimit and Idempotency name the errkit
 	// middleware that wrap the handler, in that order after Auth.
 	// BodyLimit caps bodies at [MaxBodyBytes].
@@ -98,6 +133,16 @@ func (f *Fixtures) Authenticate(r *http.Request) (*http.Request, error) {
 		return nil, apierror.Unauthenticated()
 	}
 	return principal.Set(r, principal.Principal{KeyID: key, OrganizationID: org}), nil
+}
+
+// Identify is the lenient authentication: a request with the credentials
+// of [Fixtures.Authenticate] carries its principal, one without passes
+// unauthenticated.
+func (f *Fixtures) Identify(r *http.Request) *http.Request {
+	if authed, err := f.Authenticate(r); err == nil {
+		return authed
+	}
+	return r
 }
 
 // Routes returns the routes the adapter's server must serve.
@@ -132,7 +177,12 @@ func (f *Fixtures) Routes() []Route {
 			return nil
 		}},
 		{Method: http.MethodGet, Path: "/limited", Auth: true, RateLimit: true, Handler: ok},
-		{Method: http.MethodGet, Path: "/switched", Auth: true, KillSwitch: true, Handler: ok},
+		{Method: http.MethodGet, Path: "/things/{id}", Identify: true, RateLimit: true, Handler: ok},
+		{Method: http.MethodGet, Path: "/switched", GlobalKillSwitch: true, Auth: true, KillSwitch: true, RateLimit: true,
+			Handler: func(w http.ResponseWriter, r *http.Request) error {
+				f.switched.Add(1)
+				return ok(w, r)
+			}},
 		{Method: http.MethodPost, Path: "/idem/{id}", Auth: true, Idempotency: true, Handler: f.idem},
 		{Method: http.MethodGet, Path: "/grouped/{id}", Group: "/grouped", Handler: func(w http.ResponseWriter, r *http.Request) error {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -142,14 +192,25 @@ func (f *Fixtures) Routes() []Route {
 	}
 }
 
-// idem is the work behind idempotency: it counts runs, and a body
-// containing "hold" waits until the test releases it.
+// idem is the work behind idempotency: it counts runs, a body containing
+// "hold" waits until the test releases it, and the first body "fail" fails
+// and the first "panic" panics.
 func (f *Fixtures) idem(w http.ResponseWriter, r *http.Request) error {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		return err
 	}
 	n := f.work.Add(1)
+	switch string(body) {
+	case "fail":
+		if !f.failed.Swap(true) {
+			return apierror.Internal(errors.New("conformance: db down"))
+		}
+	case "panic":
+		if !f.panicked.Swap(true) {
+			panic("conformance: idempotent work panics")
+		}
+	}
 	if strings.Contains(string(body), "hold") {
 		f.entered <- struct{}{}
 		select {
@@ -168,35 +229,66 @@ func (f *Fixtures) idem(w http.ResponseWriter, r *http.Request) error {
 // newFixtures builds the fixtures of one test.
 func newFixtures(t *testing.T, logger *slog.Logger) *Fixtures {
 	t.Helper()
-	store, err := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{SweepInterval: -1})
+	store, err := ratelimit.NewMemoryStore(ratelimit.MemoryConfig{
+		SweepInterval: -1,
+		Clock:         func() time.Duration { return time.Hour }, // time stands still
+	})
 	must(t, err)
 	t.Cleanup(func() { _ = store.Close() })
 	lim, err := ratelimit.New(ratelimit.Config{
-		Store:   store,
-		Classes: map[string]ratelimit.Rate{"read": {PerSecond: 0.001, Burst: 2}, "write": {PerSecond: 0.001, Burst: 2}},
+		Store: store,
+		Classes: map[string]ratelimit.Rate{
+			"read": {PerSecond: 0.001, Burst: 2}, "write": {PerSecond: 0.001, Burst: 2},
+			"things": {PerSecond: 0.5, Burst: 1},
+		},
+		// The limiter finds a route's class by the template the adapter's
+		// router reports: ServeMux's and echo's spellings of /things/{id}.
+		Routes: map[string]string{"GET /things/{id}": "things", "GET /things/:id": "things"},
 	})
 	must(t, err)
-	switches, err := killswitch.NewMemoryStore(killswitch.MemoryConfig{})
+	switches, err := killswitch.NewMemoryStore(killswitch.MemoryConfig{Now: func() time.Time { return flippedAt }})
 	must(t, err)
-	guard, err := killswitch.New(killswitch.Config{Checker: switches, Now: func() time.Time { return fixedNow }})
+	now := func() time.Time { return fixedNow }
+	guard, err := killswitch.New(killswitch.Config{Checker: switches, Now: now})
+	must(t, err)
+	global, err := killswitch.New(killswitch.Config{Checker: switches, GlobalOnly: true, Now: now})
+	must(t, err)
+	admin, err := killswitch.NewAdmin(killswitch.AdminConfig{
+		Controller: switches,
+		Authorize: func(r *http.Request) (string, error) {
+			if r.Header.Get("Authorization") != OperatorAuthorization {
+				return "", errors.New("no operator credentials")
+			}
+			return "alice", nil
+		},
+		Now: func() time.Time { return flippedAt },
+	})
 	must(t, err)
 	istore, err := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
 	must(t, err)
 	idem, err := idempotency.New(idempotency.Config{Store: istore})
 	must(t, err)
 	return &Fixtures{
-		Limiter: lim, KillSwitch: guard, Idempotency: idem, Logger: logger,
+		Limiter: lim, KillSwitch: guard, GlobalKillSwitch: global, Admin: admin, Idempotency: idem, Logger: logger,
 		switches: switches, entered: make(chan struct{}, 1), release: make(chan struct{}),
 	}
 }
 
-// fixedNow is the kill switches' clock.
+// fixedNow is the kill switch guards' clock.
 var fixedNow = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 
-// flip turns a switch on for the rest of the test.
+// flippedAt is the operator API's clock, 100 seconds before the guards':
+// a global switch's Retry-After is what is left of its expected duration.
+var flippedAt = fixedNow.Add(-100 * time.Second)
+
+// flip turns a switch on for the rest of the test, at fixedNow unless s
+// says when.
 func (f *Fixtures) flip(t *testing.T, s killswitch.Switch) {
 	t.Helper()
-	s.Reason, s.By, s.At = "conformance "+Secret, "suite", fixedNow
+	s.Reason, s.By = "conformance "+Secret, "suite"
+	if s.At.IsZero() {
+		s.At = fixedNow
+	}
 	must(t, f.switches.On(context.Background(), s))
 	t.Cleanup(func() { _ = f.switches.Off(context.Background(), s.Scope, s.ID) })
 }

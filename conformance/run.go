@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -25,7 +26,8 @@ import (
 // NewServer builds the adapter's server for one test: f.Routes() mounted
 // with the middleware each route names, behind the adapter's errkit
 // installation (request IDs, recovery, the error writer logging to
-// f.Logger, router 404/405 as the envelope).
+// f.Logger, router 404/405 as the envelope), and f.Admin at AdminPrefix.
+// It sets f.Template and f.AdminRoute.
 type NewServer func(t *testing.T, f *Fixtures) http.Handler
 
 // syncBuffer is a log sink safe for concurrent writes.
@@ -59,6 +61,7 @@ func start(t *testing.T, newServer NewServer) *server {
 	fx := newFixtures(t, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	h := newServer(t, fx)
 	require.NotNil(t, h, "NewServer returned no handler")
+	require.NotNil(t, fx.Template, "NewServer set no Fixtures.Template")
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
 	return &server{url: ts.URL, fx: fx, logs: logs}
@@ -168,8 +171,13 @@ func Run(t *testing.T, newServer NewServer) {
 	t.Run("body limit", func(t *testing.T) { bodyLimit(t, newServer) })
 	t.Run("inbound request id", func(t *testing.T) { inboundID(t, newServer) })
 	t.Run("rate limit", func(t *testing.T) { rateLimit(t, newServer) })
+	t.Run("route class", func(t *testing.T) { routeClass(t, newServer) })
 	t.Run("kill switch", func(t *testing.T) { killSwitch(t, newServer) })
+	t.Run("kill switch scopes", func(t *testing.T) { killSwitchScopes(t, newServer) })
+	t.Run("kill switch admin", func(t *testing.T) { killSwitchAdmin(t, newServer) })
 	t.Run("idempotency", func(t *testing.T) { idempotent(t, newServer) })
+	t.Run("idempotency release", func(t *testing.T) { idempotentRelease(t, newServer) })
+	t.Run("idempotency invalid key", func(t *testing.T) { idempotentInvalidKey(t, newServer) })
 }
 
 func everyCode(t *testing.T, newServer NewServer) {
@@ -342,6 +350,209 @@ func rateLimit(t *testing.T, newServer NewServer) {
 	assert.Equal(t, http.StatusOK, other.status, "buckets are per key")
 }
 
+// routeClass: the limiter finds a route's class by the template the
+// adapter's router reports, and a request without a principal is not
+// limited.
+func routeClass(t *testing.T, newServer NewServer) {
+	s := start(t, newServer)
+	auth := []string{"Authorization", "Bearer key_a:org_a"}
+	r := s.do(t, http.MethodGet, "/things/1", nil, auth...)
+	assert.Equal(t, http.StatusOK, r.status, "admitted")
+	requireID(t, r)
+	assert.Equal(t, "ok", string(r.body))
+	assert.Equal(t, "text/plain; charset=utf-8", r.header.Get("Content-Type"))
+	assert.Equal(t, `"things";q=1;w=2`, r.header.Get("RateLimit-Policy"))
+	assert.Equal(t, `"things";r=0;t=2`, r.header.Get("RateLimit"))
+	assert.Empty(t, r.header.Values("Retry-After"))
+
+	r = s.do(t, http.MethodGet, "/things/1", nil, auth...)
+	requireEnvelope(t, http.MethodGet, r, apierror.RateLimited(2*time.Second))
+	assert.Equal(t, `{"error":{"code":"RATE_LIMITED","message":"Rate limit exceeded. Retry after the time given in Retry-After.","requestId":"`+
+		requireID(t, r)+`","details":{"retryAfterMs":2000}}}`, string(r.body))
+	assert.Equal(t, "2", r.header.Get("Retry-After"))
+	assert.Equal(t, `"things";q=1;w=2`, r.header.Get("RateLimit-Policy"))
+	assert.Equal(t, `"things";r=0;t=2`, r.header.Get("RateLimit"))
+
+	r = s.do(t, http.MethodGet, "/things/1", nil)
+	assert.Equal(t, http.StatusOK, r.status, "unauthenticated: not limited")
+	requireID(t, r)
+	assert.Equal(t, "ok", string(r.body))
+	assert.Empty(t, r.header.Values("RateLimit-Policy"))
+	assert.Empty(t, r.header.Values("RateLimit"))
+}
+
+// noRateLimit checks that a refused request never reached the rate limiter.
+func noRateLimit(t *testing.T, r response) {
+	t.Helper()
+	assert.Empty(t, r.header.Values("RateLimit-Policy"), "a switched-off request must not reach the rate limiter")
+	assert.Empty(t, r.header.Values("RateLimit"), "a switched-off request must not reach the rate limiter")
+}
+
+// killSwitchScopes: one switch at a time on /switched, which has the global
+// guard in front of authentication and the per-caller guard after it.
+func killSwitchScopes(t *testing.T, newServer NewServer) {
+	tests := []struct {
+		name          string
+		on            killswitch.Switch
+		authenticated bool
+		want          *apierror.Error // nil: served, or refused by authentication
+		retryAfter    string
+	}{
+		{"nothing on", killswitch.Switch{}, true, nil, ""},
+		{"key", killswitch.Switch{Scope: killswitch.ScopeKey, ID: "k1"}, true, apierror.KillSwitch(apierror.ScopeKey), ""},
+		{"other key", killswitch.Switch{Scope: killswitch.ScopeKey, ID: "k2"}, true, nil, ""},
+		{"organization", killswitch.Switch{Scope: killswitch.ScopeOrganization, ID: "o1"}, true, apierror.KillSwitch(apierror.ScopeOrganization), ""},
+		{"global without estimate", killswitch.Switch{Scope: killswitch.ScopeGlobal}, true, apierror.KillSwitch(apierror.ScopeGlobal), ""},
+		{"global with estimate", killswitch.Switch{Scope: killswitch.ScopeGlobal, ExpectedDuration: 10 * time.Minute, At: flippedAt}, true, apierror.KillSwitch(apierror.ScopeGlobal), "500"},
+		{"global, unauthenticated", killswitch.Switch{Scope: killswitch.ScopeGlobal, ExpectedDuration: 10 * time.Minute, At: flippedAt}, false, apierror.KillSwitch(apierror.ScopeGlobal), "500"},
+		{"key, unauthenticated: authentication answers", killswitch.Switch{Scope: killswitch.ScopeKey, ID: "k1"}, false, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := start(t, newServer)
+			if tt.on.Scope != "" {
+				s.fx.flip(t, tt.on)
+			}
+			var hdr []string
+			if tt.authenticated {
+				hdr = []string{"Authorization", "Bearer k1:o1"}
+			}
+			r := s.do(t, http.MethodGet, "/switched", nil, hdr...)
+			switch {
+			case tt.want != nil:
+				requireEnvelopeRetryAfter(t, http.MethodGet, r, tt.want, tt.retryAfter)
+				requireNoSecret(t, r)
+				noRateLimit(t, r)
+				assert.Zero(t, s.fx.switched.Load(), "a switched-off request does not reach the handler")
+			case tt.authenticated:
+				assert.Equal(t, http.StatusOK, r.status)
+				requireID(t, r)
+				assert.Equal(t, "ok", string(r.body))
+				assert.Empty(t, r.header.Values("Retry-After"))
+				assert.Equal(t, int64(1), s.fx.switched.Load())
+			default:
+				requireEnvelope(t, http.MethodGet, r, apierror.Unauthenticated())
+				noRateLimit(t, r)
+				assert.Zero(t, s.fx.switched.Load())
+			}
+		})
+	}
+}
+
+// killSwitchAdmin flips switches through the operator API at AdminPrefix
+// over the wire, checks that /switched follows, that the operator API
+// stays reachable while the global switch is on, and that its errors are
+// envelopes rendered and logged by the service.
+func killSwitchAdmin(t *testing.T, newServer NewServer) {
+	s := start(t, newServer)
+	op := []string{"Authorization", OperatorAuthorization}
+	admin := func(method, path, body string, hdr ...string) response {
+		t.Helper()
+		var rd io.Reader
+		if body != "" {
+			rd = strings.NewReader(body)
+		}
+		return s.do(t, method, AdminPrefix+path, rd, hdr...)
+	}
+	ping := func(authenticated bool) response {
+		t.Helper()
+		if !authenticated {
+			return s.do(t, http.MethodGet, "/switched", nil)
+		}
+		return s.do(t, http.MethodGet, "/switched", nil, "Authorization", "Bearer k1:o1")
+	}
+	r := ping(true)
+	require.Equal(t, http.StatusOK, r.status, "no switch is on")
+
+	r = admin(http.MethodPut, "/key/k1", `{"reason":"leaked"}`, op...)
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	assert.Equal(t, `{"scope":"key","id":"k1","reason":"leaked","by":"alice","at":"2026-12-01T11:58:20Z"}`+"\n", string(r.body))
+	requireID(t, r) // the operator API's answers carry a request ID too
+	requireEnvelope(t, http.MethodGet, ping(true), apierror.KillSwitch(apierror.ScopeKey))
+
+	r = admin(http.MethodPut, "/global", `{"expectedDurationSeconds":600}`, op...)
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	for _, authenticated := range []bool{true, false} {
+		p := ping(authenticated)
+		requireEnvelopeRetryAfter(t, http.MethodGet, p, apierror.KillSwitch(apierror.ScopeGlobal), "500")
+		noRateLimit(t, p)
+	}
+
+	// An id with an escaped slash reaches the Admin unescaped.
+	r = admin(http.MethodPut, "/organization/team%2Fa", "", op...)
+	require.Equal(t, http.StatusOK, r.status, string(r.body))
+	assert.Contains(t, string(r.body), `"id":"team/a"`)
+	require.Equal(t, http.StatusNoContent, admin(http.MethodDelete, "/organization/team%2Fa", "", op...).status)
+
+	for _, path := range []string{"", "/"} {
+		r = admin(http.MethodGet, path, "", op...)
+		require.Equal(t, http.StatusOK, r.status, "the operator API stays reachable while the API is off")
+		requireID(t, r)
+		assert.Equal(t, `{"switches":[`+
+			`{"scope":"global","reason":"","by":"alice","at":"2026-12-01T11:58:20Z","expectedDurationSeconds":600},`+
+			`{"scope":"key","id":"k1","reason":"leaked","by":"alice","at":"2026-12-01T11:58:20Z"}]}`+"\n", string(r.body), AdminPrefix+path)
+	}
+
+	require.Equal(t, http.StatusNoContent, admin(http.MethodDelete, "/global", "", op...).status)
+	requireEnvelope(t, http.MethodGet, ping(true), apierror.KillSwitch(apierror.ScopeKey))
+	require.Equal(t, http.StatusNoContent, admin(http.MethodDelete, "/key/k1", "", op...).status)
+	r = ping(true)
+	assert.Equal(t, http.StatusOK, r.status, "flipped off")
+	assert.Empty(t, r.header.Values("Retry-After"))
+
+	// Errors: the envelope, rendered and logged by the service.
+	for _, tt := range []struct {
+		name, method, path string
+		auth               bool
+		want               *apierror.Error
+	}{
+		{"no credentials", http.MethodGet, "/", false, apierror.Unauthenticated()},
+		{"wrong credentials", http.MethodPut, "/global", false, apierror.Unauthenticated()},
+		{"unknown route", http.MethodPut, "/project/p1", true, apierror.NotFound()},
+		{"unknown method", http.MethodPost, "/global", true, apierror.NotFound()},
+		{"bad id", http.MethodPut, "/key/a%20b", true, apierror.Validation(apierror.Issue{Path: "id", Message: "must be a non-empty printable id of at most 256 bytes."})},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var hdr []string
+			switch {
+			case tt.auth:
+				hdr = op
+			case tt.name == "wrong credentials":
+				hdr = []string{"Authorization", "Bearer k1:o1"} // a caller's are no operator's
+			}
+			r := admin(tt.method, tt.path, "", hdr...)
+			requireEnvelope(t, tt.method, r, tt.want)
+			line := logLine(t, s.logs, requireID(t, r), "code")
+			assert.Equal(t, string(tt.want.Code()), line["code"])
+			assert.Equal(t, s.fx.AdminRoute, line["route"])
+		})
+	}
+	list, err := s.fx.switches.List(context.Background())
+	require.NoError(t, err)
+	assert.Empty(t, list, "every switch is off again")
+}
+
+// logLine returns the first log line for the request id that has the
+// attribute key.
+func logLine(t *testing.T, logs *syncBuffer, id, key string) map[string]any {
+	t.Helper()
+	var found map[string]any
+	require.Eventually(t, func() bool {
+		for _, raw := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+			var line map[string]any
+			if json.Unmarshal([]byte(raw), &line) != nil {
+				continue
+			}
+			if _, ok := line[key]; ok && line["requestId"] == id {
+				found = line
+				return true
+			}
+		}
+		return false
+	}, 5*time.Second, 10*time.Millisecond, "a log line with %s for request %s in %s", key, id, logs.String())
+	return found
+}
+
 func killSwitch(t *testing.T, newServer NewServer) {
 	s := start(t, newServer)
 	get := func(key, org string) response {
@@ -353,7 +564,8 @@ func killSwitch(t *testing.T, newServer NewServer) {
 	s.fx.flip(t, killswitch.Switch{Scope: killswitch.ScopeKey, ID: "key_a"})
 	r = get("key_a", "org_a")
 	requireEnvelope(t, http.MethodGet, r, apierror.KillSwitch(apierror.ScopeKey)) // no Retry-After
-	requireNoSecret(t, r)
+	requireNoSecret(t, r)                                                         // the switch's reason holds Secret
+	noRateLimit(t, r)
 	assert.Equal(t, http.StatusOK, get("key_b", "org_a").status, "another key passes")
 
 	s.fx.flip(t, killswitch.Switch{Scope: killswitch.ScopeOrganization, ID: "org_a"})
@@ -390,6 +602,7 @@ func idempotent(t *testing.T, newServer NewServer) {
 	require.Equal(t, http.StatusCreated, first.status)
 	assert.Equal(t, `{"id":"a1","run":1}`, string(first.body))
 	firstID := requireID(t, first)
+	assert.Empty(t, first.header.Values(idempotency.HeaderReplayed), "the first response is not a replay")
 
 	replay := post("key-replay-0001", `{"x":1}`)
 	assert.Equal(t, http.StatusCreated, replay.status)
@@ -420,6 +633,18 @@ func idempotent(t *testing.T, newServer NewServer) {
 	assert.NotEqual(t, env.Error.Details.OriginalHash, env.Error.Details.CurrentHash)
 	requireEnvelope(t, http.MethodPost, conflict,
 		apierror.IdempotencyConflict(env.Error.Details.OriginalHash, env.Error.Details.CurrentHash))
+	// The fingerprint holds the method, the route template as the adapter's
+	// router reports it, the path parameters and the body.
+	idemRoute := s.fx.Template(Route{Method: http.MethodPost, Path: "/idem/{id}"})
+	fingerprint := func(id, body string) string {
+		return idempotency.Fingerprint(http.MethodPost, idemRoute, []idempotency.Param{{Name: "id", Value: id}}, "", []byte(body))
+	}
+	requireEnvelope(t, http.MethodPost, conflict, apierror.IdempotencyConflict(fingerprint("a1", `{"x":1}`), fingerprint("a1", `{"x":2}`)))
+	other, err := s.send(http.MethodPost, "/idem/a2", strings.NewReader(`{"x":1}`),
+		"Authorization", "Bearer key_i:org_i", "Content-Type", "application/json", idempotency.HeaderKey, "key-replay-0001")
+	require.NoError(t, err)
+	requireEnvelope(t, http.MethodPost, other, apierror.IdempotencyConflict(fingerprint("a1", `{"x":1}`), fingerprint("a2", `{"x":1}`)))
+	assert.Equal(t, int64(1), s.fx.work.Load(), "a conflict does not run the work")
 
 	// In use: a second request with the key of one still running.
 	// The held request is sent from another goroutine, which only reports:
@@ -453,4 +678,42 @@ func idempotent(t *testing.T, newServer NewServer) {
 	require.NoError(t, res.err, "the held request")
 	assert.Equal(t, http.StatusCreated, res.r.status, "the held request completes")
 	assert.Equal(t, int64(2), s.fx.work.Load())
+	again := post("key-inuse-00001", `{"hold":true}`)
+	assert.Equal(t, http.StatusCreated, again.status)
+	assert.Equal(t, "true", again.header.Get(idempotency.HeaderReplayed), "once done, the held request replays")
+	assert.Equal(t, string(res.r.body), string(again.body))
+	assert.Equal(t, int64(2), s.fx.work.Load())
+}
+
+// idempotentRelease: work that fails, or panics, releases its key, so the
+// retry runs the work again.
+func idempotentRelease(t *testing.T, newServer NewServer) {
+	s := start(t, newServer)
+	for i, body := range []string{"fail", "panic"} {
+		t.Run(body, func(t *testing.T) {
+			post := func() response {
+				return s.do(t, http.MethodPost, "/idem/r1", strings.NewReader(body),
+					"Authorization", "Bearer key_i:org_i", idempotency.HeaderKey, "order-"+body)
+			}
+			requireEnvelope(t, http.MethodPost, post(), apierror.Internal(nil))
+			retry := post()
+			assert.Equal(t, http.StatusCreated, retry.status, "the key was released: the retry ran")
+			assert.Empty(t, retry.header.Values(idempotency.HeaderReplayed))
+			assert.Equal(t, int64(2*(i+1)), s.fx.work.Load())
+		})
+	}
+}
+
+// idempotentInvalidKey: a key longer than 255 characters is VALIDATION and
+// runs nothing.
+func idempotentInvalidKey(t *testing.T, newServer NewServer) {
+	s := start(t, newServer)
+	r := s.do(t, http.MethodPost, "/idem/v1", strings.NewReader(`{}`),
+		"Authorization", "Bearer key_i:org_i", idempotency.HeaderKey, strings.Repeat("k", 256))
+	requireEnvelope(t, http.MethodPost, r, apierror.Validation(apierror.Issue{
+		Path: "header:Idempotency-Key", Message: "Idempotency-Key must be at most 255 characters long.",
+	}))
+	assert.Equal(t, `{"error":{"code":"VALIDATION","message":"The request failed validation.","requestId":"`+requireID(t, r)+
+		`","details":{"issues":[{"path":"header:Idempotency-Key","message":"Idempotency-Key must be at most 255 characters long."}]}}}`, string(r.body))
+	assert.Zero(t, s.fx.work.Load())
 }

@@ -23,15 +23,29 @@ var wildcard = regexp.MustCompile(`\{([A-Za-z0-9_]+)\}`)
 
 // newConformanceServer mounts the suite's routes on echo v5, each with the
 // middleware it names, in the suite's order; a grouped route in the echo
-// group of its prefix, which has a middleware.
+// group of its prefix, which has a middleware; the operator API on the
+// group AdminPrefix.
 func newConformanceServer(t *testing.T, f *conformance.Fixtures) http.Handler {
 	e := echo.New()
 	require.NoError(t, echo5.Install(e, echo5.Config{Logger: f.Logger}))
+	// The global guard is router-wide, in front of authentication, and
+	// its Skipper exempts the routes that do not ask for it.
+	global := map[string]bool{}
+	e.Use(echo5.KillSwitchWithConfig(echo5.KillSwitchConfig{
+		Skipper: func(c *echo.Context) bool { return !global[c.Request().Method+" "+c.Path()] },
+		Guard:   f.GlobalKillSwitch,
+	}))
 	groups := map[string]*echo.Group{}
 	for _, rt := range f.Routes() {
 		var mws []echo.MiddlewareFunc
+		if rt.GlobalKillSwitch {
+			global[rt.Method+" "+wildcard.ReplaceAllString(rt.Path, ":$1")] = true
+		}
 		if rt.Auth {
 			mws = append(mws, authenticate(f))
+		}
+		if rt.Identify {
+			mws = append(mws, identify(f))
 		}
 		if rt.KillSwitch {
 			mws = append(mws, echo5.KillSwitch(f.KillSwitch))
@@ -65,6 +79,9 @@ func newConformanceServer(t *testing.T, f *conformance.Fixtures) http.Handler {
 		}
 		g.Add(rt.Method, strings.TrimPrefix(path, rt.Group), h, mws...)
 	}
+	require.NoError(t, echo5.RegisterAdmin(e.Group(conformance.AdminPrefix), f.Admin))
+	f.Template = func(rt conformance.Route) string { return wildcard.ReplaceAllString(rt.Path, ":$1") }
+	f.AdminRoute = conformance.AdminPrefix + "/*"
 	return e
 }
 
@@ -81,6 +98,16 @@ func authenticate(f *conformance.Fixtures) echo.MiddlewareFunc {
 				return err
 			}
 			c.SetRequest(r)
+			return next(c)
+		}
+	}
+}
+
+// identify is a service's lenient authentication middleware.
+func identify(f *conformance.Fixtures) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c *echo.Context) error {
+			c.SetRequest(f.Identify(c.Request()))
 			return next(c)
 		}
 	}

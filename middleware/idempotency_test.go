@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/assert"
@@ -134,25 +135,22 @@ func idemMustDo(t *testing.T, srv *httptest.Server, project, key, body string, h
 	return r
 }
 
-// idemEnvelope is the exact error body of r.
-func idemEnvelope(r idemReply, code, message, details string) string {
-	s := `{"error":{"code":"` + code + `","message":"` + message + `","requestId":"` + r.header.Get("X-Request-Id") + `"`
-	if details != "" {
-		s += `,"details":` + details
-	}
-	return s + "}}"
+// lines counts the access log lines written so far.
+func (l *idemLogs) lines() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Count(l.buf.Bytes(), []byte(`"msg":"request"`))
 }
 
-// TestIdempotency: over a real listener, a retry replays with
-// Idempotent-Replayed (and echo's Response, so the access log, has the
-// replayed status), another request under the key is IDEMPOTENCY_CONFLICT
-// (the fingerprint holds c.Path() and the path parameters), a retry while
-// the first request runs is CONFLICT with Retry-After, and a returned error
-// or a panic releases the key.
-func TestIdempotency(t *testing.T) {
+// TestIdempotencyEchoResponse checks the echo glue under idempotency (its
+// wire results are the conformance suite's): whatever the guard answers
+// (the run, a replay, a conflict, a key in use, a failure), the handler
+// chain gets echo's own Response back (the probe in idemServer), and
+// echo's Response, so the access log, has the status the client got, with
+// c.Path() as the route.
+func TestIdempotencyEchoResponse(t *testing.T) {
 	g, err := idempotency.New(idempotency.Config{})
 	require.NoError(t, err)
-	var runs atomic.Int64
 	entered := make(chan struct{}, 1)
 	gate := make(chan struct{})
 	h := func(c echo.Context) error {
@@ -162,100 +160,43 @@ func TestIdempotency(t *testing.T) {
 		}
 		switch string(body) {
 		case "fail":
-			if runs.Add(1) == 1 {
-				return apierror.Internal(errors.New("db down"))
-			}
-		case "panic":
-			if runs.Add(1) == 1 {
-				panic("boom")
-			}
+			return apierror.Internal(errors.New("db down"))
 		case "slow":
-			runs.Add(1)
 			entered <- struct{}{}
 			<-gate
-		default:
-			runs.Add(1)
 		}
 		c.Response().Header().Set(echo.HeaderLocation, "/v1/content/"+c.Param("projectId"))
-		return c.JSON(http.StatusCreated, map[string]int64{"run": runs.Load()})
+		return c.JSON(http.StatusCreated, map[string]string{"body": string(body)})
 	}
 	srv, logs := idemServer(t, errkitmw.Idempotency(g), h)
 
-	t.Run("replay", func(t *testing.T) {
-		runs.Store(0)
-		first := idemMustDo(t, srv, "prj_1", "order-1", `{"hook":"a"}`)
-		require.Equal(t, http.StatusCreated, first.status, first.body)
-		assert.Empty(t, first.header.Values(idempotency.HeaderReplayed))
-		second := idemMustDo(t, srv, "prj_1", "order-1", `{"hook":"a"}`)
-		assert.Equal(t, http.StatusCreated, second.status)
-		assert.Equal(t, "true", second.header.Get(idempotency.HeaderReplayed))
-		assert.Equal(t, first.body, second.body)
-		assert.Equal(t, "{\"run\":1}\n", second.body)
-		assert.Equal(t, "/v1/content/prj_1", second.header.Get("Location"))
-		assert.Equal(t, echo.MIMEApplicationJSON, second.header.Get("Content-Type"))
-		assert.NotEqual(t, first.header.Get("X-Request-Id"), second.header.Get("X-Request-Id"))
-		assert.Equal(t, int64(1), runs.Load())
-		assert.Equal(t, []int{201, 201}, logs.access(t)[:2], "the replay's status reached echo's Response")
-	})
-
-	t.Run("conflict", func(t *testing.T) {
-		runs.Store(0)
-		require.Equal(t, http.StatusCreated, idemMustDo(t, srv, "prj_1", "order-2", `{"hook":"a"}`).status)
-		for _, tt := range []struct{ project, body string }{{"prj_1", `{"hook":"b"}`}, {"prj_2", `{"hook":"a"}`}} {
-			r := idemMustDo(t, srv, tt.project, "order-2", tt.body)
-			orig := idempotency.Fingerprint(http.MethodPost, idemRoute,
-				[]idempotency.Param{{Name: "projectId", Value: "prj_1"}}, "", []byte(`{"hook":"a"}`))
-			cur := idempotency.Fingerprint(http.MethodPost, idemRoute,
-				[]idempotency.Param{{Name: "projectId", Value: tt.project}}, "", []byte(tt.body))
-			assert.Equal(t, http.StatusConflict, r.status)
-			assert.Equal(t, "application/json", r.header.Get("Content-Type"))
-			assert.Equal(t, idemEnvelope(r, "IDEMPOTENCY_CONFLICT",
-				"This Idempotency-Key was used earlier with a different request body.",
-				`{"originalRequestHash":"`+orig+`","currentRequestHash":"`+cur+`"}`), r.body)
-		}
-		assert.Equal(t, int64(1), runs.Load())
-	})
-
-	t.Run("in use", func(t *testing.T) {
-		runs.Store(0)
-		first := make(chan idemReply, 1)
-		go func() {
-			r, _ := idemDo(srv, "prj_1", "order-3", "slow")
-			first <- r
-		}()
-		<-entered
-		r := idemMustDo(t, srv, "prj_1", "order-3", "slow")
-		assert.Equal(t, http.StatusConflict, r.status)
-		assert.Equal(t, "1", r.header.Get("Retry-After"))
-		assert.Equal(t, idemEnvelope(r, "CONFLICT", "The request collides with the current state of the resource.",
-			`{"reason":"idempotency_key_in_use"}`), r.body)
-		close(gate)
-		assert.Equal(t, http.StatusCreated, (<-first).status)
-		assert.Equal(t, "true", idemMustDo(t, srv, "prj_1", "order-3", "slow").header.Get(idempotency.HeaderReplayed))
-		assert.Equal(t, int64(1), runs.Load())
-	})
-
-	for _, body := range []string{"fail", "panic"} {
-		t.Run("release on "+body, func(t *testing.T) {
-			runs.Store(0)
-			r := idemMustDo(t, srv, "prj_1", "order-"+body, body)
-			assert.Equal(t, http.StatusInternalServerError, r.status)
-			assert.Equal(t, idemEnvelope(r, "INTERNAL", apierror.InternalMessage, ""), r.body)
-			retry := idemMustDo(t, srv, "prj_1", "order-"+body, body)
-			assert.Equal(t, http.StatusCreated, retry.status, "the key was released: the retry ran")
-			assert.Empty(t, retry.header.Values(idempotency.HeaderReplayed))
-			assert.Equal(t, int64(2), runs.Load())
-		})
+	want := []int{}
+	for _, tt := range []struct {
+		name, key, body string
+		status          int
+	}{
+		{"run", "order-1", `{"hook":"a"}`, http.StatusCreated},
+		{"replay", "order-1", `{"hook":"a"}`, http.StatusCreated},
+		{"conflict", "order-1", `{"hook":"b"}`, http.StatusConflict},
+		{"failure", "order-f", "fail", http.StatusInternalServerError},
+	} {
+		r := idemMustDo(t, srv, "prj_1", tt.key, tt.body)
+		assert.Equal(t, tt.status, r.status, tt.name)
+		want = append(want, tt.status)
 	}
+	held := make(chan idemReply, 1)
+	go func() {
+		r, _ := idemDo(srv, "prj_1", "order-3", "slow")
+		held <- r
+	}()
+	<-entered
+	assert.Equal(t, http.StatusConflict, idemMustDo(t, srv, "prj_1", "order-3", "slow").status, "in use")
+	close(gate)
+	assert.Equal(t, http.StatusCreated, (<-held).status)
+	want = append(want, http.StatusConflict, http.StatusCreated)
 
-	t.Run("invalid key", func(t *testing.T) {
-		runs.Store(0)
-		r := idemMustDo(t, srv, "prj_1", strings.Repeat("k", 256), `{}`)
-		assert.Equal(t, http.StatusUnprocessableEntity, r.status)
-		assert.Equal(t, idemEnvelope(r, "VALIDATION", "The request failed validation.",
-			`{"issues":[{"path":"header:Idempotency-Key","message":"Idempotency-Key must be at most 255 characters long."}]}`), r.body)
-		assert.Zero(t, runs.Load())
-	})
+	require.Eventually(t, func() bool { return logs.lines() == len(want) }, 5*time.Second, 10*time.Millisecond)
+	assert.ElementsMatch(t, want, logs.access(t), "each response's status reached echo's Response")
 }
 
 // TestIdempotencySkipper: a skipped request runs every time, whatever its

@@ -16,8 +16,9 @@ func TestConformance(t *testing.T) {
 }
 
 // newConformanceServer mounts the suite's routes on a ServeMux, each with
-// the middleware it names, in the suite's order. ServeMux has no groups:
-// a grouped route is mounted at its full path.
+// the middleware it names, in the suite's order, and the operator API
+// below AdminPrefix. ServeMux has no groups: a grouped route is mounted at
+// its full path.
 func newConformanceServer(t *testing.T, f *conformance.Fixtures) http.Handler {
 	mux := http.NewServeMux()
 	for _, rt := range f.Routes() {
@@ -37,8 +38,19 @@ func newConformanceServer(t *testing.T, f *conformance.Fixtures) http.Handler {
 		if rt.Auth {
 			h = authenticate(f, h)
 		}
+		if rt.Identify {
+			h = identify(f, h)
+		}
+		if rt.GlobalKillSwitch {
+			h = nethttp.KillSwitch(f.GlobalKillSwitch)(h)
+		}
 		mux.Handle(rt.Method+" "+rt.Path, h)
 	}
+	admin := http.StripPrefix(conformance.AdminPrefix, nethttp.Admin(f.Admin))
+	mux.Handle(conformance.AdminPrefix, admin)
+	mux.Handle(conformance.AdminPrefix+"/", admin)
+	f.Template = func(rt conformance.Route) string { return rt.Method + " " + rt.Path }
+	f.AdminRoute = conformance.AdminPrefix + "/"
 	h, err := nethttp.Install(mux, nethttp.Config{Logger: f.Logger})
 	require.NoError(t, err)
 	return h
@@ -53,5 +65,12 @@ func authenticate(f *conformance.Fixtures, next http.Handler) http.Handler {
 			return
 		}
 		next.ServeHTTP(w, authed)
+	})
+}
+
+// identify is a service's lenient authentication middleware.
+func identify(f *conformance.Fixtures, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, f.Identify(r))
 	})
 }
