@@ -27,8 +27,8 @@ import (
 
 	"github.com/layershq/errkit/apierror"
 	"github.com/layershq/errkit/conformance"
+	"github.com/layershq/errkit/internal/conformancehttp"
 	"github.com/layershq/errkit/jobs"
-	"github.com/layershq/errkit/nethttp"
 	"github.com/layershq/errkit/requestid"
 )
 
@@ -349,41 +349,11 @@ func (rec *recorder) wrap(next http.Handler) http.Handler {
 	})
 }
 
-// newConformanceServer is nethttp's conformance server (see
-// nethttp/conformance_test.go), every exchange recorded.
+// newConformanceServer is nethttp's conformance server, every exchange
+// recorded.
 func newConformanceServer(rec *recorder) conformance.NewServer {
 	return func(t *testing.T, f *conformance.Fixtures) http.Handler {
-		mux := http.NewServeMux()
-		for _, rt := range f.Routes() {
-			h := nethttp.Handler(rt.Handler)
-			if rt.Idempotency {
-				h = nethttp.Idempotency(f.Idempotency)(h)
-			}
-			if rt.BodyLimit {
-				h = nethttp.BodyLimit(conformance.MaxBodyBytes)(h)
-			}
-			if rt.RateLimit {
-				h = nethttp.RateLimit(f.Limiter)(h)
-			}
-			if rt.KillSwitch {
-				h = nethttp.KillSwitch(f.KillSwitch)(h)
-			}
-			if rt.Auth {
-				next := h
-				h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					authed, err := f.Authenticate(r)
-					if err != nil {
-						nethttp.Error(w, r, err)
-						return
-					}
-					next.ServeHTTP(w, authed)
-				})
-			}
-			mux.Handle(rt.Method+" "+rt.Path, h)
-		}
-		h, err := nethttp.Install(mux, nethttp.Config{Logger: f.Logger})
-		require.NoError(t, err)
-		return rec.wrap(h)
+		return rec.wrap(conformancehttp.NewServer(t, f))
 	}
 }
 
