@@ -24,7 +24,7 @@ const (
 // when the core links a web framework or a Redis client, or an adapter
 // links a framework it is not for.
 func TestDependencyRules(t *testing.T) {
-	core := []string{"apierror", "ratelimit", "killswitch", "idempotency", "jobs", "retry",
+	core := []string{"apierror", "event", "ratelimit", "killswitch", "idempotency", "jobs", "retry",
 		"principal", "requestid", "httperror", "accesslog", "upstream"}
 	rules := []struct {
 		pkg       string
