@@ -13,8 +13,9 @@ import (
 	"github.com/layershq/errkit/requestid"
 )
 
-// TestSetPrincipal: behind errkit's request IDs, SetPrincipal replaces c's
-// request with one whose context carries the caller: PrincipalFrom,
+// TestSetPrincipal: behind errkit's request IDs, SetPrincipal gives c's
+// request (the one errkit made for the chain, updated in place rather than
+// copied) a context that carries the caller: PrincipalFrom,
 // principal.KeyID and contexts derived afterwards see it, contexts derived
 // before do not (contexts are immutable), the request ID and the request
 // logger stay the same, and a later SetPrincipal wins.
@@ -26,12 +27,13 @@ func TestSetPrincipal(t *testing.T) {
 		defer close(done)
 		id, log := RequestIDFrom(c), LoggerFrom(c)
 		before := c.Request()
+		ctxBefore := before.Context()
 		derivedBefore := context.WithValue(before.Context(), otherKey{}, 1)
 		_, ok := PrincipalFrom(c)
 		require.False(t, ok)
 
 		SetPrincipal(c, principal.Principal{KeyID: "key_a", OrganizationID: "org_a", Scopes: []string{"read"}})
-		assert.NotSame(t, before, c.Request(), "the request is replaced by a copy")
+		assert.Same(t, before, c.Request(), "errkit's own request is updated in place, not copied")
 		p, ok := PrincipalFrom(c)
 		require.True(t, ok)
 		assert.Equal(t, principal.Principal{KeyID: "key_a", OrganizationID: "org_a", Scopes: []string{"read"}}, p)
@@ -39,8 +41,8 @@ func TestSetPrincipal(t *testing.T) {
 		assert.Equal(t, "org_a", principal.OrganizationID(c.Request()))
 		_, ok = principal.FromContext(derivedBefore)
 		assert.False(t, ok, "a context derived before SetPrincipal does not see it")
-		_, ok = principal.From(before)
-		assert.False(t, ok, "nor does the request it replaced")
+		_, ok = principal.FromContext(ctxBefore)
+		assert.False(t, ok, "nor does the request's context of before")
 
 		derivedAfter, cancel := context.WithCancel(c.Request().Context())
 		defer cancel()
@@ -61,10 +63,15 @@ func TestSetPrincipal(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, do(e, http.MethodGet, "/x", nil).Code)
 	<-done
 
-	// Without errkit's request IDs it works the same.
-	c := echo.New().NewContext(httptestRequest(), nil)
+	// Without errkit's request IDs it works the same, on a copy: the
+	// request errkit did not make is not changed.
+	req := httptestRequest()
+	c := echo.New().NewContext(req, nil)
 	SetPrincipal(c, principal.Principal{KeyID: "key_c"})
 	p, ok := PrincipalFrom(c)
 	require.True(t, ok)
 	assert.Equal(t, "key_c", p.KeyID)
+	assert.NotSame(t, req, c.Request())
+	_, ok = principal.From(req)
+	assert.False(t, ok)
 }

@@ -14,6 +14,8 @@ import (
 	"context"
 	"net/http"
 	"slices"
+
+	"github.com/layershq/errkit/internal/reqstate"
 )
 
 // Principal is an authenticated caller.
@@ -32,13 +34,18 @@ func (p Principal) HasScope(scope string) bool { return slices.Contains(p.Scopes
 // key is the context.Context key of the principal.
 type key struct{}
 
-// principalCtx is what Set adds to a request, in a single allocation: the
-// request's new context.Context (it wraps the parent and answers
-// Value(key{}) with the principal), the principal, and the copy of the
-// *http.Request that carries the context.
+// principalCtx is the context.Context Set and NewContext add: it wraps the
+// parent and answers Value(key{}) with the principal.
 type principalCtx struct {
 	context.Context
-	p   Principal
+	p Principal
+}
+
+// principalReq is what Set adds to a request it copies, in a single
+// allocation: the new context and the copy of the *http.Request that
+// carries it.
+type principalReq struct {
+	principalCtx
 	req http.Request
 }
 
@@ -61,13 +68,28 @@ func NewContext(ctx context.Context, p Principal) context.Context {
 	return &principalCtx{Context: ctx, p: p}
 }
 
-// Set returns a copy of r whose context carries p, as
-// r.WithContext(NewContext(r.Context(), p)) would, in one allocation. r and
-// its context are not changed. A later Set on the returned request wins.
+// Set returns the request to serve the rest of r's chain with: r with a
+// context that carries p, as r.WithContext(NewContext(r.Context(), p))
+// would. A later Set on the returned request wins. No context is ever
+// changed: contexts taken from r before the call do not see p.
+//
+// When r is the per-request copy errkit's adapters made for the chain
+// (their Install, or nethttp's and echo's request-ID middleware), Set gives
+// that request its new context in place and returns r itself, which saves
+// copying the request (about 250 bytes) on every authenticated request.
+// Every middleware of the chain that holds r then sees p, as every echo
+// middleware already does through c.Request(). Any other r is not changed:
+// Set returns a copy, in one allocation.
 func Set(r *http.Request, p Principal) *http.Request {
-	pc := &principalCtx{Context: r.Context(), p: p}
-	pc.req = *r.WithContext(pc)
-	return &pc.req
+	ctx := r.Context()
+	if s := reqstate.From(ctx); s != nil && s.Owns(r) {
+		pc := &principalCtx{Context: ctx, p: p}
+		s.SetContext(r, pc)
+		return r
+	}
+	pr := &principalReq{principalCtx: principalCtx{Context: ctx, p: p}}
+	pr.req = *r.WithContext(&pr.principalCtx)
+	return &pr.req
 }
 
 // FromContext returns the caller recorded by Set or NewContext, and false

@@ -11,6 +11,14 @@
 // v4, slog on echo v5, echo v5's own logger type), Recover and RateLimiter
 // on its memory store at a rate that never limits.
 //
+// -framework echo4-errkit and -framework echo5-errkit are the same chain made
+// of errkit's adapter instead (Install: request IDs, access log as a JSON
+// line on stderr, recovery and the envelope error handler; then the same
+// lookup recording the principal, and errkit's rate limiter on its memory
+// store at a rate that never limits): the like-for-like comparison with the
+// -chain servers. partnerapi itself runs more (kill switches, body limit,
+// Idempotency-Key) and is measured beside them too.
+//
 //	go run ./examples/barewhoami -addr 127.0.0.1:8081 -framework nethttp
 //
 // examples/partnerapi/loadtest.sh measures them in the same run as
@@ -40,6 +48,12 @@ import (
 	echo5mw "github.com/labstack/echo/v5/middleware"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
+
+	"github.com/layershq/errkit/apierror"
+	errkit5 "github.com/layershq/errkit/echo5"
+	errkitmw "github.com/layershq/errkit/middleware"
+	"github.com/layershq/errkit/principal"
+	"github.com/layershq/errkit/ratelimit"
 )
 
 // caller is what whoami answers.
@@ -145,6 +159,53 @@ var servers = map[string]func() http.Handler{
 		e.GET("/v1/whoami", whoamiEcho5)
 		return e
 	},
+	// errkit's chain on echo v5: the like-for-like of echo5-chain.
+	"echo5-errkit": func() http.Handler {
+		e := echo5.NewWithConfig(echo5.Config{Logger: slog.New(slog.NewJSONHandler(os.Stderr, nil))})
+		if err := errkit5.Install(e, errkit5.Config{AccessLog: &errkit5.AccessLogConfig{}}); err != nil {
+			panic(err)
+		}
+		auth := func(next echo5.HandlerFunc) echo5.HandlerFunc {
+			return func(c *echo5.Context) error {
+				who, ok := lookup(c.Request().Header.Get(echo5.HeaderAuthorization))
+				if !ok {
+					return apierror.Unauthenticated()
+				}
+				errkit5.SetPrincipal(c, principal.Principal{KeyID: who.KeyID, OrganizationID: who.OrganizationID, Scopes: who.Scopes})
+				return next(c)
+			}
+		}
+		e.GET("/v1/whoami", func(c *echo5.Context) error {
+			p, _ := errkit5.PrincipalFrom(c)
+			return c.JSON(http.StatusOK, caller{p.KeyID, p.OrganizationID, p.Scopes})
+		}, auth, errkit5.RateLimit(unlimited()))
+		return e
+	},
+	// errkit's chain on echo v4: the like-for-like of echo4-chain.
+	"echo4-errkit": func() http.Handler {
+		e := echo.New()
+		e.HideBanner, e.HidePort = true, true
+		if err := errkitmw.Install(e, errkitmw.Config{
+			Logger: slog.New(slog.NewJSONHandler(os.Stderr, nil)), AccessLog: &errkitmw.AccessLogConfig{},
+		}); err != nil {
+			panic(err)
+		}
+		auth := func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) error {
+				who, ok := lookup(c.Request().Header.Get(echo.HeaderAuthorization))
+				if !ok {
+					return apierror.Unauthenticated()
+				}
+				errkitmw.SetPrincipal(c, principal.Principal{KeyID: who.KeyID, OrganizationID: who.OrganizationID, Scopes: who.Scopes})
+				return next(c)
+			}
+		}
+		e.GET("/v1/whoami", func(c echo.Context) error {
+			p, _ := errkitmw.PrincipalFrom(c)
+			return c.JSON(http.StatusOK, caller{p.KeyID, p.OrganizationID, p.Scopes})
+		}, auth, errkitmw.RateLimit(unlimited()))
+		return e
+	},
 	"nethttp": func() http.Handler {
 		mux := http.NewServeMux()
 		mux.HandleFunc("GET /v1/whoami", func(w http.ResponseWriter, r *http.Request) {
@@ -158,6 +219,17 @@ var servers = map[string]func() http.Handler{
 		})
 		return mux
 	},
+}
+
+// unlimited is errkit's rate limiter on its memory store at a rate that never
+// limits, as the chains' echo RateLimiter is.
+func unlimited() *ratelimit.Limiter {
+	never := ratelimit.Rate{PerSecond: 1e9, Burst: 1 << 30}
+	l, err := ratelimit.New(ratelimit.Config{Classes: map[string]ratelimit.Rate{ratelimit.ClassRead: never, ratelimit.ClassWrite: never}})
+	if err != nil {
+		panic(err)
+	}
+	return l
 }
 
 // whoamiEcho5 is the whoami handler on echo v5.
@@ -175,7 +247,7 @@ func serverNames() []string { return slices.Sorted(maps.Keys(servers)) }
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8081", "listen address")
 	framework := flag.String("framework", "echo4", "baseline: "+strings.Join(serverNames(), ", ")+
-		" (echo4, echo5, nethttp: the bare framework; echo4-chain, echo5-chain: echo's own RequestID + RequestLogger + Recover + RateLimiter)")
+		" (echo4, echo5, nethttp: the bare framework; echo4-chain, echo5-chain: echo's own RequestID + RequestLogger + Recover + RateLimiter; echo4-errkit, echo5-errkit: the same chain of errkit's adapter)")
 	flag.Parse()
 	newHandler, ok := servers[*framework]
 	if !ok {

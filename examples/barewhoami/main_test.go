@@ -19,9 +19,9 @@ func TestMain(m *testing.M) {
 
 // TestBaselines: every baseline answers whoami with the JSON partnerapi
 // sends, and refuses a missing or unknown key, over a real listener; only
-// the chains stamp a request ID.
+// the chains stamp a request ID; errkit's answers a refusal with the envelope.
 func TestBaselines(t *testing.T) {
-	require.ElementsMatch(t, []string{"echo4", "echo4-chain", "echo5", "echo5-chain", "nethttp"}, slices.Collect(maps.Keys(servers)))
+	require.ElementsMatch(t, []string{"echo4", "echo4-chain", "echo4-errkit", "echo5", "echo5-chain", "echo5-errkit", "nethttp"}, slices.Collect(maps.Keys(servers)))
 	for name, newHandler := range servers {
 		t.Run(name, func(t *testing.T) {
 			srv := httptest.NewServer(newHandler())
@@ -48,11 +48,15 @@ func TestBaselines(t *testing.T) {
 				require.NoError(t, err)
 				require.NoError(t, resp.Body.Close())
 				require.Equal(t, tt.status, resp.StatusCode, "%q", tt.header)
-				// A chain runs echo's own RequestID in front of everything.
-				require.Equal(t, strings.HasSuffix(name, "-chain"), resp.Header.Get("X-Request-Id") != "", "X-Request-Id on %s", name)
+				// A chain runs a RequestID (echo's own or errkit's) in front of everything.
+				chain := strings.HasSuffix(name, "-chain") || strings.HasSuffix(name, "-errkit")
+				require.Equal(t, chain, resp.Header.Get("X-Request-Id") != "", "X-Request-Id on %s", name)
 				if tt.status == 200 {
 					require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
 					require.Equal(t, tt.body, string(b))
+				}
+				if tt.status == 401 && strings.HasSuffix(name, "-errkit") {
+					require.Contains(t, string(b), `{"error":{"code":"UNAUTHENTICATED",`)
 				}
 			}
 		})

@@ -78,6 +78,20 @@ func (s *State) Attach(r *http.Request) *http.Request {
 	return &s.req
 }
 
+// Owns reports whether r is the request Attach stored in s: the one request
+// errkit made for the chain, and so the one it may update in place.
+func (s *State) Owns(r *http.Request) bool { return r == &s.req }
+
+// SetContext gives r, which s owns (see Owns), the context ctx in place, as
+// *r = *r.WithContext(ctx) would, without the copy WithContext allocates.
+// ctx must be derived from s: the state stays reachable through r.
+func (s *State) SetContext(r *http.Request, ctx context.Context) {
+	if !s.Owns(r) {
+		return
+	}
+	s.req = *r.WithContext(ctx) // WithContext inlines: its copy stays on the stack
+}
+
 // From returns the state in ctx, or nil.
 func From(ctx context.Context) *State {
 	if ctx == nil {
