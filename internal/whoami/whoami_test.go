@@ -1,4 +1,4 @@
-package main
+package whoami
 
 import (
 	"io"
@@ -24,7 +24,7 @@ func TestBaselines(t *testing.T) {
 	require.ElementsMatch(t, []string{"echo4", "echo4-chain", "echo4-errkit", "echo5", "echo5-chain", "echo5-errkit", "nethttp"}, slices.Collect(maps.Keys(servers)))
 	for name, newHandler := range servers {
 		t.Run(name, func(t *testing.T) {
-			srv := httptest.NewServer(newHandler())
+			srv := httptest.NewServer(newHandler(io.Discard))
 			t.Cleanup(srv.Close)
 			for _, tt := range []struct {
 				header string
@@ -61,4 +61,10 @@ func TestBaselines(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestHandlerUnknown(t *testing.T) {
+	h, err := Handler("gin", io.Discard)
+	require.Nil(t, h)
+	require.EqualError(t, err, "whoami: no baseline \"gin\": want one of "+strings.Join(Names(), ", "))
 }
