@@ -40,7 +40,6 @@ import (
 	"github.com/layershq/errkit/internal/whoami"
 )
 
-
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8081", "listen address")
 	framework := flag.String("framework", "echo4", "baseline: "+strings.Join(whoami.Names(), ", ")+
