@@ -7,8 +7,11 @@
 // the body limit, a panic, HEAD, inbound
 // request-ID abuse, RATE_LIMITED (with a route's own class), KILL_SWITCH
 // per scope (a global guard in front of authentication too), the kill
-// switches' operator API end to end, and idempotency replay, conflict, in
-// use, release after a failure and a bad key.
+// switches' operator API end to end, idempotency replay, conflict, in
+// use, release after a failure and a bad key, and the events every request
+// fires (one request event, exactly one error event per error with its
+// route template, limiter and kill-switch events; ten thousand distinct
+// unknown paths still name one route).
 //
 // An adapter's test builds its server from [Fixtures.Routes]: each [Route]
 // says which errkit middleware wrap its handler, always in the order

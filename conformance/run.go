@@ -178,6 +178,7 @@ func Run(t *testing.T, newServer NewServer) {
 	t.Run("idempotency", func(t *testing.T) { idempotent(t, newServer) })
 	t.Run("idempotency release", func(t *testing.T) { idempotentRelease(t, newServer) })
 	t.Run("idempotency invalid key", func(t *testing.T) { idempotentInvalidKey(t, newServer) })
+	t.Run("events", func(t *testing.T) { eventsScenario(t, newServer) })
 }
 
 func everyCode(t *testing.T, newServer NewServer) {

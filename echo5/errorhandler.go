@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v5/middleware"
 
 	"github.com/layershq/errkit/apierror"
+	"github.com/layershq/errkit/event"
 	"github.com/layershq/errkit/httperror"
 )
 
@@ -43,6 +44,11 @@ type ErrorHandlerConfig struct {
 	// third-party middleware when no Retry-After header was set before it.
 	// Default (0): one second. Negative is a configuration error.
 	DefaultRetryAfter time.Duration
+
+	// Events, if set, receives one event.KindError per request answered
+	// with an error (see httperror.Config.Events), with c.Path() as the
+	// route: a route template, or "" when the router matched nothing.
+	Events event.Hook
 }
 
 // DefaultErrorHandlerConfig is the default error handler configuration:
@@ -82,6 +88,7 @@ func NewErrorHandler(cfg ErrorHandlerConfig) (echo.HTTPErrorHandler, error) {
 		MaxBodyBytes:       cfg.MaxBodyBytes,
 		DefaultRetryAfter:  cfg.DefaultRetryAfter,
 		Translate:          translate,
+		Events:             cfg.Events,
 	})
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v5"
 
+	"github.com/layershq/errkit/event"
 	"github.com/layershq/errkit/httperror"
 )
 
@@ -35,6 +36,15 @@ type Config struct {
 	// Pre registers the middleware with e.Pre rather than e.Use (see
 	// Install).
 	Pre bool
+
+	// Events, if set, receives an event.KindRequest as each request
+	// enters (after its request ID is stamped), and is the default of
+	// ErrorHandler.Events, so that it receives every event.KindError too,
+	// with c.Path() as the route ("" when the router matched nothing). The
+	// concern middleware fire to the Events of their own core's Config.
+	// A tracing middleware (echo-otel) must be registered before Install
+	// for its span to be in the context of the KindRequest event.
+	Events event.Hook
 }
 
 // Install wires errkit into e, in the order that makes every response carry
@@ -44,7 +54,9 @@ type Config struct {
 //  2. [AccessLog], when cfg.AccessLog is set;
 //  3. recovery ([Recover]): a panic in any later middleware, the router's
 //     404/405 handlers or a route handler becomes INTERNAL;
-//  4. e.HTTPErrorHandler = [NewErrorHandler](cfg.ErrorHandler).
+//  4. e.HTTPErrorHandler = [NewErrorHandler](cfg.ErrorHandler);
+//  5. the events of cfg.Events: one event.KindRequest per request, and
+//     the error handler's event.KindError.
 //
 // Without an access log, request IDs and recovery are fused into a single
 // middleware.
@@ -80,13 +92,16 @@ func Install(e *echo.Echo, cfg Config) error {
 	if hcfg.Logger == nil {
 		hcfg.Logger = logger
 	}
+	if hcfg.Events == nil {
+		hcfg.Events = cfg.Events
+	}
 	handler, err := NewErrorHandler(hcfg)
 	if err != nil {
 		return err
 	}
 	var chain []echo.MiddlewareFunc
 	if cfg.AccessLog == nil {
-		chain = []echo.MiddlewareFunc{fused(st, rc)}
+		chain = []echo.MiddlewareFunc{fused(st, rc, cfg.Events)}
 	} else {
 		acfg := *cfg.AccessLog
 		if acfg.Logger == nil {
@@ -98,7 +113,7 @@ func Install(e *echo.Echo, cfg Config) error {
 		}
 		reqID, _ := rcfg.ToMiddleware()
 		recov, _ := cfg.Recover.ToMiddleware()
-		chain = []echo.MiddlewareFunc{reqID, access, recov}
+		chain = []echo.MiddlewareFunc{reqID, announce(cfg.Events), access, recov}
 	}
 	if cfg.Pre {
 		e.Pre(chain...)
@@ -109,13 +124,15 @@ func Install(e *echo.Echo, cfg Config) error {
 	return nil
 }
 
-// fused is RequestID followed by Recover, as one middleware.
-func fused(st *stamper, rc *recoverer) echo.MiddlewareFunc {
+// fused is RequestID followed by Recover, as one middleware, firing
+// event.KindRequest to events in between.
+func fused(st *stamper, rc *recoverer, events event.Hook) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c *echo.Context) (err error) {
 			if !st.skipper(c) {
 				st.stamp(c)
 			}
+			fireRequest(c, events)
 			if rc.skipper(c) {
 				return next(c)
 			}
@@ -126,5 +143,23 @@ func fused(st *stamper, rc *recoverer) echo.MiddlewareFunc {
 			}()
 			return next(c)
 		}
+	}
+}
+
+// announce is the middleware that fires event.KindRequest to events.
+func announce(events event.Hook) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c *echo.Context) error {
+			fireRequest(c, events)
+			return next(c)
+		}
+	}
+}
+
+// fireRequest fires the event.KindRequest of c's request, when anything
+// listens.
+func fireRequest(c *echo.Context, events event.Hook) {
+	if r := c.Request(); events != nil || event.FromContext(r.Context()) != nil {
+		event.Fire(r.Context(), events, event.Event{Kind: event.KindRequest, Method: event.StandardMethod(r.Method)})
 	}
 }

@@ -9,15 +9,23 @@
 // metrics, traces and logs are what a Hook does with the events (errkit's
 // OpenTelemetry integration is one Hook; a test's recorder is another).
 //
+// A Hook can also travel in a request's context ([NewContext]): the
+// components fire every event of that request to it too ([Fire]), so a
+// service can observe a whole server from one wrapping handler, without
+// configuring each part.
+//
 // Every attribute of an Event comes from a fixed set (codes, classes,
-// scopes, outcomes, components, route templates), never from what a
-// client sent, so a Hook may use them as metric labels without bounding
-// cardinality itself. The one exception is Err, the server-side cause of
-// a store failure, which is for logs and span events only.
+// scopes, outcomes, components, route templates, [StandardMethod]'s
+// methods), never from what a client sent, so a Hook may use them as
+// metric labels without bounding cardinality itself. The one exception is
+// Err, the server-side cause of a failure or of an error response, which
+// is for logs and span events only.
 package event
 
 import (
 	"context"
+	"net/http"
+	"sync/atomic"
 
 	"github.com/layershq/errkit/apierror"
 )
@@ -29,8 +37,9 @@ type Kind uint8
 // The kinds of [Event].
 const (
 	// KindError: an error response was rendered (or, when the response was
-	// already committed, logged). Code, Status, Category, Route and Method
-	// are set.
+	// already committed, logged): once per request, however often the
+	// error is handed to the writer. Code, Status, Category, Route, Method
+	// and Err (the error as the handler returned it) are set.
 	KindError Kind = iota + 1
 	// KindRateLimit: the limiter decided a request. Class and Outcome
 	// (OutcomeAllowed, OutcomeDenied or OutcomeFailed) are set; on
@@ -46,6 +55,13 @@ const (
 	// OutcomeFailed, OutcomeUnsafe or OutcomeDataLost). Component and Err
 	// are set; Policy when a failure policy was applied.
 	KindStore
+	// KindRequest: an adapter's Install took a request, after stamping its
+	// request ID and before anything else runs: once per request, success
+	// or not. Method is set; the context carries the request ID and the
+	// server span of a tracing middleware mounted outside errkit. It is
+	// the hook point for what every request needs, such as the request ID
+	// on the span.
+	KindRequest
 )
 
 // String returns the kind's name, as used in metric names and logs.
@@ -61,6 +77,8 @@ func (k Kind) String() string {
 		return "idempotency"
 	case KindStore:
 		return "store"
+	case KindRequest:
+		return "request"
 	}
 	return "unknown"
 }
@@ -105,8 +123,9 @@ const (
 type Event struct {
 	Kind Kind
 
-	// Method is the request's method and Route its route template (""
-	// when the request matched no route, or the event is not a request's).
+	// Method is the request's method as [StandardMethod] gives it, and
+	// Route its route template ("" when the request matched no route, or
+	// the event is not a request's; never the raw path).
 	Method, Route string
 
 	// Code, Status and Category describe the rendered error (KindError).
@@ -125,8 +144,9 @@ type Event struct {
 	Component string
 	// Policy is the failure policy applied (failed store calls).
 	Policy Policy
-	// Err is the server-side cause of a failure or warning. It may hold
-	// internal detail: log it, never render it or use it as a label.
+	// Err is the server-side cause of a failure or warning, or the error
+	// an error response answers (KindError). It may hold internal detail:
+	// log it, never render it or use it as a label.
 	Err error
 }
 
@@ -165,4 +185,62 @@ func Hooks(hs ...Hook) Hook {
 			h(ctx, e)
 		}
 	}
+}
+
+// Fire reports e: to h, the Hook of the firing component's Config, then to
+// the Hook ctx carries ([NewContext]), each when not nil. Components fire
+// every event through it, so that both kinds of hook see the same events.
+// When no context ever carried a Hook, the lookup costs one atomic load.
+func Fire(ctx context.Context, h Hook, e Event) {
+	if h != nil {
+		h(ctx, e)
+	}
+	if ch := FromContext(ctx); ch != nil {
+		ch(ctx, e)
+	}
+}
+
+// ctxKey is the context key of a Hook.
+type ctxKey struct{}
+
+// carried is set once a context carries a Hook: until then [FromContext]
+// does not search contexts.
+var carried atomic.Bool
+
+// NewContext returns a copy of ctx that carries h: errkit's components
+// fire the events of a request whose context carries h to h, after the
+// Hook of their own Config. A wrapping handler that sets it on every
+// request (r.WithContext) observes the whole server; it costs that
+// handler one allocation per request, which the Config hooks do not. A
+// nil h removes the Hook an outer context carries.
+func NewContext(ctx context.Context, h Hook) context.Context {
+	carried.Store(true)
+	return context.WithValue(ctx, ctxKey{}, h)
+}
+
+// FromContext returns the Hook ctx carries, or nil.
+func FromContext(ctx context.Context) Hook {
+	if ctx == nil || !carried.Load() {
+		return nil
+	}
+	h, _ := ctx.Value(ctxKey{}).(Hook)
+	return h
+}
+
+// MethodOther is what [StandardMethod] returns for a method outside the
+// standard set, as OpenTelemetry's HTTP conventions name it.
+const MethodOther = "_OTHER"
+
+// StandardMethod returns m when it is one of the methods of RFC 9110 and
+// PATCH (CONNECT, DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT, TRACE;
+// case-sensitive, as methods are), and [MethodOther] for anything else, so
+// that a client inventing methods cannot grow a metric's series. It does
+// not allocate.
+func StandardMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return m
+	}
+	return MethodOther
 }

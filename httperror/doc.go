@@ -12,7 +12,9 @@
 //   - sets X-Request-Id, equal to the body's requestId (a fresh ID when the
 //     request was not stamped by requestid), Content-Type:
 //     application/json, Cache-Control: no-store and X-Content-Type-Options:
-//     nosniff, and Retry-After for RATE_LIMITED (whole seconds rounded up,
+//     nosniff, Connection: close when an HTTP/1.x request has a body (so
+//     net/http does not wait for a body nobody read before answering), and
+//     Retry-After for RATE_LIMITED (whole seconds rounded up,
 //     consistent with details.retryAfterMs), CIRCUIT_OPEN
 //     (details.retryAfterSeconds) and PLATFORM_ERROR with retryAfterMs;
 //     every other header already set on the response is kept;
@@ -20,7 +22,10 @@
 //     response is already committed (the error is still logged);
 //   - logs the error once with requestId, code, status, method, route (the
 //     route template, never the raw path) and, when it adds anything to the
-//     code, the cause; a recovered panic adds its stack. INTERNAL and
+//     code, the cause; a recovered panic adds its stack (in full once per
+//     [Config].StackLogInterval per distinct stack; in between, a stackId
+//     and a repeat count, so a flood of one panic is not a flood of
+//     stacks). INTERNAL and
 //     WORKFLOW_START_FAILED are logged at error level, other 5xx at
 //     [Config].UpstreamErrorLevel, 4xx at [Config].ClientErrorLevel.
 //

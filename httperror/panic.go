@@ -13,7 +13,9 @@ const DefaultStackSize = 8 << 10
 
 // PanicError is a recovered panic. The [Writer] always renders it as
 // INTERNAL (whatever the panic value is, an *apierror.Error included) and
-// logs Value and Stack against the request ID.
+// logs Value and Stack against the request ID: the Stack in full once per
+// [Config].StackLogInterval for identical stacks, and in between a
+// stackId and a repeat count in its place.
 type PanicError struct {
 	// Value is what was passed to panic.
 	Value any

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/layershq/errkit/apierror"
+	"github.com/layershq/errkit/event"
 	"github.com/layershq/errkit/internal/reqstate"
 	"github.com/layershq/errkit/requestid"
 )
@@ -57,6 +58,24 @@ type Config struct {
 	// the caller of [Writer.Write] does not give one. Default: r.Pattern
 	// (set by Go 1.22+ ServeMux), or "" outside a route.
 	Route func(r *http.Request) string
+
+	// Events, if set, receives one event.KindError per request that ends
+	// in an error: code, status, category, route template (as the log line
+	// has it), method (event.StandardMethod) and the error itself, fired
+	// before the response is written. The same error handed to the writer
+	// again, or a second error for a request already answered, fires
+	// nothing more. A Hook in the request's context (event.NewContext)
+	// receives it too.
+	Events event.Hook
+
+	// StackLogInterval is how often the stack of identical recovered
+	// panics (same frames, same call site) is logged in full. Between
+	// two full lines, a panic's line carries stackId and stackRepeat (its
+	// count since the full line) instead of the stack, and still its
+	// requestId and cause; the next full line carries stackRepeats, the
+	// number left out. Default (0): [DefaultStackLogInterval]. Negative:
+	// every panic's stack in full.
+	StackLogInterval time.Duration
 }
 
 // Writer renders errors as the contract's envelope. It is safe for
@@ -69,6 +88,8 @@ type Writer struct {
 	defaultRetryAfter time.Duration
 	translate         func(error) *StatusError
 	route             func(*http.Request) string
+	events            event.Hook
+	stacks            *stackLog
 }
 
 // New returns a Writer for cfg, or an error when cfg is invalid.
@@ -87,6 +108,8 @@ func New(cfg Config) (*Writer, error) {
 		defaultRetryAfter: cfg.DefaultRetryAfter,
 		translate:         cfg.Translate,
 		route:             cfg.Route,
+		events:            cfg.Events,
+		stacks:            newStackLog(cfg.StackLogInterval),
 	}
 	if w.clientLevel == nil {
 		w.clientLevel = slog.LevelDebug
@@ -188,13 +211,19 @@ func (w *Writer) WriteMeta(rw http.ResponseWriter, r *http.Request, err error, m
 		err = errNilAPIError // its Error method would panic when logged
 	}
 	s := reqstate.From(r.Context())
+	first := true // this request's first error: the one its event reports
 	if s != nil {
-		if prev, _, ok := s.Rendered(); ok && prev != nil && sameError(err, prev) {
+		prev, _, ok := s.Rendered()
+		if ok && prev != nil && sameError(err, prev) {
 			return // the same error again: already rendered and logged
 		}
+		first = !ok
 	}
 	hdr := rw.Header()
 	e := w.Map(err, hdr)
+	if first {
+		w.fire(r, m.Route, e, err)
+	}
 
 	var id string
 	if s != nil {
@@ -227,6 +256,7 @@ func (w *Writer) WriteMeta(rw http.ResponseWriter, r *http.Request, err error, m
 		}
 	}
 	w.logError(r, m.Route, e, err, id, false)
+	closeIfBodyUnread(hdr, r)
 
 	status := e.Status()
 	if r.Method == http.MethodHead {
@@ -278,7 +308,34 @@ func (w *Writer) logError(r *http.Request, route string, e *apierror.Error, err 
 	}
 	var pe *PanicError
 	if errors.As(err, &pe) {
-		attrs = append(attrs, slog.String("stack", string(pe.Stack)))
+		attrs = w.stacks.appendAttrs(attrs, pe.Stack)
 	}
 	w.log.LogAttrs(ctx, level, msg, attrs...)
+}
+
+// categories is the category of every code, read once from the catalogue
+// (whose Lookup copies a row).
+var categories = func() map[apierror.Code]apierror.Category {
+	m := map[apierror.Code]apierror.Category{}
+	for _, spec := range apierror.Catalogue() {
+		m[spec.Code] = spec.Category
+	}
+	return m
+}()
+
+// fire reports the error response e (mapped from err) of r.
+func (w *Writer) fire(r *http.Request, route string, e *apierror.Error, err error) {
+	ctx := r.Context()
+	if w.events == nil && event.FromContext(ctx) == nil {
+		return // nothing listens: build no event
+	}
+	event.Fire(ctx, w.events, event.Event{
+		Kind:     event.KindError,
+		Method:   event.StandardMethod(r.Method),
+		Route:    route,
+		Code:     e.Code(),
+		Status:   e.Status(),
+		Category: categories[e.Code()],
+		Err:      err,
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/layershq/errkit/apierror"
+	"github.com/layershq/errkit/event"
 	"github.com/layershq/errkit/principal"
 )
 
@@ -39,6 +40,11 @@ type Config struct {
 	Skip func(r *http.Request) bool
 	// Now returns the current time, for Retry-After. Default time.Now.
 	Now func() time.Time
+	// Events, if set, receives one event.KindKillSwitch per refused
+	// request, with the Scope of the switch and the Method; requests let
+	// through fire nothing. A Hook in the request's context
+	// (event.NewContext) receives it too.
+	Events event.Hook
 }
 
 // Guard refuses the requests a kill switch turns off. It holds no state of
@@ -51,6 +57,7 @@ type Guard struct {
 	globalOnly bool
 	skip       func(*http.Request) bool
 	now        func() time.Time
+	events     event.Hook
 }
 
 // New returns the Guard for cfg, or an error when cfg.Checker is nil. Zero
@@ -66,6 +73,7 @@ func New(cfg Config) (*Guard, error) {
 		globalOnly: cfg.GlobalOnly,
 		skip:       cfg.Skip,
 		now:        cfg.Now,
+		events:     cfg.Events,
 	}
 	if g.keyID == nil {
 		g.keyID = principal.KeyID
@@ -85,7 +93,8 @@ func New(cfg Config) (*Guard, error) {
 // ExpectedDuration it first sets Retry-After on h (the response's header):
 // the time left in whole seconds, rounded up, at least 1. The operator's
 // reason, name and time are never part of the error. The caller renders the
-// error and must not run the request's handler. With the default
+// error and must not run the request's handler. A refusal fires one
+// event to Config.Events. With the default
 // extractors, Check does not allocate when it lets a request through.
 func (g *Guard) Check(h http.Header, r *http.Request) error {
 	if g.skip != nil && g.skip(r) {
@@ -102,6 +111,7 @@ func (g *Guard) Check(h http.Header, r *http.Request) error {
 	if d, ok := sw.RetryAfter(g.now()); ok {
 		h.Set("Retry-After", strconv.FormatInt(apierror.RetryAfterSeconds(d), 10))
 	}
+	event.Fire(r.Context(), g.events, event.Event{Kind: event.KindKillSwitch, Method: event.StandardMethod(r.Method), Scope: sw.Scope})
 	return apierror.KillSwitch(sw.Scope)
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/layershq/errkit/apierror"
+	"github.com/layershq/errkit/event"
 	"github.com/layershq/errkit/httperror"
 )
 
@@ -40,6 +41,11 @@ type ErrorHandlerConfig struct {
 	// third-party middleware when no Retry-After header was set before it.
 	// Default (0): one second. Negative is a configuration error.
 	DefaultRetryAfter time.Duration
+
+	// Events, if set, receives one event.KindError per request answered
+	// with an error (see httperror.Config.Events), with c.Path() as the
+	// route: a route template, or "" when the router matched nothing.
+	Events event.Hook
 }
 
 // DefaultErrorHandlerConfig is the default error handler configuration:
@@ -82,6 +88,7 @@ func newWriter(cfg ErrorHandlerConfig) (*httperror.Writer, error) {
 		MaxBodyBytes:       cfg.MaxBodyBytes,
 		DefaultRetryAfter:  cfg.DefaultRetryAfter,
 		Translate:          translate,
+		Events:             cfg.Events,
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/layershq/errkit/event"
 	"github.com/layershq/errkit/httperror"
 )
 
@@ -33,6 +34,15 @@ type Config struct {
 	// Pre registers the middleware with e.Pre rather than e.Use (see
 	// Install).
 	Pre bool
+
+	// Events, if set, receives an event.KindRequest as each request
+	// enters (after its request ID is stamped), and is the default of
+	// ErrorHandler.Events, so that it receives every event.KindError too,
+	// with c.Path() as the route ("" when the router matched nothing). The
+	// concern middleware fire to the Events of their own core's Config.
+	// A tracing middleware (echo-otel) must be registered before Install
+	// for its span to be in the context of the KindRequest event.
+	Events event.Hook
 }
 
 // Install wires errkit into e, in the order that makes every response carry
@@ -42,7 +52,9 @@ type Config struct {
 //  2. AccessLog, when cfg.AccessLog is set;
 //  3. recovery (Recover): a panic in any later middleware, the router's
 //     404/405 handlers or a route handler becomes INTERNAL;
-//  4. e.HTTPErrorHandler = NewErrorHandler(cfg.ErrorHandler).
+//  4. e.HTTPErrorHandler = NewErrorHandler(cfg.ErrorHandler);
+//  5. the events of cfg.Events: one event.KindRequest per request, and
+//     the error handler's event.KindError.
 //
 // The three are fused into a single middleware: echo v4 applies middleware
 // again on every request, one closure allocation each. For the same reason,
@@ -77,6 +89,9 @@ func Install(e *echo.Echo, cfg Config) error {
 	if hcfg.Logger == nil {
 		hcfg.Logger = cfg.Logger
 	}
+	if hcfg.Events == nil {
+		hcfg.Events = cfg.Events
+	}
 	handler, err := NewErrorHandler(hcfg)
 	if err != nil {
 		return err
@@ -89,7 +104,7 @@ func Install(e *echo.Echo, cfg Config) error {
 		}
 		al = acfg.logger()
 	}
-	chain := fused(st, al, rc)
+	chain := fused(st, al, rc, cfg.Events)
 	if cfg.Pre {
 		e.Pre(chain)
 	} else {
@@ -100,9 +115,10 @@ func Install(e *echo.Echo, cfg Config) error {
 }
 
 // fused is RequestID, AccessLog (when al is not nil) and Recover as one
-// middleware: echo v4 applies its middleware again on every request, one
-// closure allocation each, so Install registers one.
-func fused(st *stamper, al *accessLogger, rc *recoverer) echo.MiddlewareFunc {
+// middleware, firing event.KindRequest to events: echo v4 applies its
+// middleware again on every request, one closure allocation each, so
+// Install registers one.
+func fused(st *stamper, al *accessLogger, rc *recoverer, events event.Hook) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		recovering := func(c echo.Context) (err error) {
 			if rc.skipper(c) {
@@ -118,6 +134,9 @@ func fused(st *stamper, al *accessLogger, rc *recoverer) echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			if !st.skipper(c) {
 				st.stamp(c)
+			}
+			if r := c.Request(); events != nil || event.FromContext(r.Context()) != nil {
+				event.Fire(r.Context(), events, event.Event{Kind: event.KindRequest, Method: event.StandardMethod(r.Method)})
 			}
 			if al == nil {
 				return recovering(c)

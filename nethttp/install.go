@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/layershq/errkit/accesslog"
+	"github.com/layershq/errkit/event"
 	"github.com/layershq/errkit/httperror"
 	"github.com/layershq/errkit/internal/reqstate"
 	"github.com/layershq/errkit/requestid"
@@ -38,6 +39,14 @@ type Config struct {
 	// and idempotency scopes. Default: r.Pattern (set by Go 1.22+
 	// ServeMux once it has routed the request).
 	Route func(r *http.Request) string
+
+	// Events, if set, receives an event.KindRequest as each request
+	// enters (after its request ID is stamped), and is the default of
+	// ErrorHandler.Events, so that it receives every event.KindError too
+	// (a request ServeMux matched to no route has the route ""). The
+	// concern middleware (RateLimit, KillSwitch, ...) fire to the Events of
+	// their own core's Config.
+	Events event.Hook
 }
 
 // service is an installed configuration; the request state points at it.
@@ -48,6 +57,7 @@ type service struct {
 	access  *accesslog.Logger // nil: no access log
 	stack   int
 	route   func(*http.Request) string
+	events  event.Hook
 }
 
 // Install returns next wrapped in errkit's request handling:
@@ -57,7 +67,9 @@ type service struct {
 //  3. ServeMux's own 404 and 405 (and any router's http.Error 404 or 405
 //     outside a route) answered as NOT_FOUND, keeping Allow;
 //  4. the error writer, for [Error] and [Handler];
-//  5. the access log, when cfg.AccessLog is set.
+//  5. the access log, when cfg.AccessLog is set;
+//  6. the events of cfg.Events: one event.KindRequest per request, and
+//     the error writer's event.KindError.
 //
 // It returns an error, and no handler, when next is nil or cfg is invalid.
 func Install(next http.Handler, cfg Config) (http.Handler, error) {
@@ -74,6 +86,9 @@ func Install(next http.Handler, cfg Config) (http.Handler, error) {
 	}
 	if ecfg.Route == nil {
 		ecfg.Route = route
+	}
+	if ecfg.Events == nil {
+		ecfg.Events = cfg.Events
 	}
 	w, err := httperror.New(ecfg)
 	if err != nil {
@@ -92,6 +107,7 @@ func Install(next http.Handler, cfg Config) (http.Handler, error) {
 		errors:  w,
 		stack:   cfg.StackSize,
 		route:   route,
+		events:  cfg.Events,
 	}
 	if cfg.AccessLog != nil {
 		acfg := *cfg.AccessLog
@@ -117,6 +133,9 @@ func (s *service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := reqstate.From(r.Context())
 	st.Adapter = s
 	rw.req, rw.state = r, st
+	if ctx := r.Context(); s.events != nil || event.FromContext(ctx) != nil {
+		event.Fire(ctx, s.events, event.Event{Kind: event.KindRequest, Method: event.StandardMethod(r.Method)})
+	}
 	s.serve(rw, r)
 	if rw.intercepted != 0 && !rw.wrote {
 		// The router's own 404 or 405: answered as the contract's envelope.

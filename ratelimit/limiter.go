@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/layershq/errkit/apierror"
+	"github.com/layershq/errkit/event"
 	"github.com/layershq/errkit/principal"
 	"github.com/layershq/errkit/requestid"
 )
@@ -61,9 +62,21 @@ type Config struct {
 	// as RATE_LIMITED.
 	FailClosed bool
 
-	// OnStoreError, if set, is called on every failed decision (for
-	// metrics), before the failure policy applies.
+	// OnStoreError, if set, is called on every failed decision, before the
+	// failure policy applies. It predates Events, whose OutcomeFailed
+	// event reports the same failures (after OnStoreError, with the policy
+	// applied); new code should use Events.
 	OnStoreError func(r *http.Request, err error)
+
+	// Events, if set, receives one event.KindRateLimit per decided request
+	// (limited requests only: not the unauthenticated or unclassed ones):
+	// Class, Method, Route and Outcome event.OutcomeAllowed or
+	// event.OutcomeDenied; on a failed decision event.OutcomeFailed with
+	// Component event.ComponentRateLimit, the Policy applied and the cause
+	// in Err (Class is then "" when ClassFunc named a class that is not in
+	// Classes). A Hook in the request's context (event.NewContext)
+	// receives them too.
+	Events event.Hook
 
 	// Logger logs failed decisions of requests that carry no request ID
 	// (requests with one are logged with [requestid.Logger]). Default
@@ -90,6 +103,7 @@ type Limiter struct {
 	cost       int
 	failClosed bool
 	onError    func(*http.Request, error)
+	events     event.Hook
 	logger     *slog.Logger
 }
 
@@ -148,6 +162,7 @@ func New(cfg Config) (*Limiter, error) {
 		cost:       cfg.Cost,
 		failClosed: cfg.FailClosed,
 		onError:    cfg.OnStoreError,
+		events:     cfg.Events,
 		logger:     cfg.Logger,
 	}, nil
 }
@@ -169,7 +184,8 @@ func New(cfg Config) (*Limiter, error) {
 //
 // Every decision goes through the Store's Allow. A failed decision is
 // reported to OnStoreError and logged (with the request ID) before the
-// failure policy applies.
+// failure policy applies. Each decided request fires one event to
+// Config.Events (see there).
 func (l *Limiter) Limit(h http.Header, r *http.Request, route string) error {
 	key := l.keyFunc(r)
 	if key == "" {
@@ -184,32 +200,51 @@ func (l *Limiter) Limit(h http.Header, r *http.Request, route string) error {
 	}
 	cl, ok := l.classes[name]
 	if !ok {
-		return l.failed(r, fmt.Errorf("ratelimit: ClassFunc returned class %q, which is not in Classes", name))
+		return l.failed(r, route, "", fmt.Errorf("ratelimit: ClassFunc returned class %q, which is not in Classes", name))
 	}
 	d, err := l.store.Allow(r.Context(), key, cl.class, l.cost)
 	if err != nil {
-		return l.failed(r, err)
+		return l.failed(r, route, name, err)
 	}
 	setHeaders(h, name, cl.policy, d)
 	if !d.Allowed {
+		l.fire(r, route, name, event.OutcomeDenied, "", nil)
 		h.Set("Retry-After", strconv.FormatInt(apierror.RetryAfterSeconds(d.RetryAfter), 10))
 		return apierror.RateLimited(d.RetryAfter)
 	}
+	l.fire(r, route, name, event.OutcomeAllowed, "", nil)
 	return nil
 }
 
-// failed applies the failure policy to a decision that could not be made.
-func (l *Limiter) failed(r *http.Request, err error) error {
+// fire reports a decision of r, when anything listens.
+func (l *Limiter) fire(r *http.Request, route, class string, o event.Outcome, p event.Policy, err error) {
+	ctx := r.Context()
+	if l.events == nil && event.FromContext(ctx) == nil {
+		return
+	}
+	e := event.Event{Kind: event.KindRateLimit, Method: event.StandardMethod(r.Method), Route: route,
+		Class: class, Outcome: o, Policy: p, Err: err}
+	if o == event.OutcomeFailed {
+		e.Component = event.ComponentRateLimit
+	}
+	event.Fire(ctx, l.events, e)
+}
+
+// failed applies the failure policy to a decision of class that could not
+// be made.
+func (l *Limiter) failed(r *http.Request, route, class string, err error) error {
 	if l.onError != nil {
 		l.onError(r, err)
 	}
 	ctx := r.Context()
 	log := l.logFor(ctx)
 	if l.failClosed {
+		l.fire(r, route, class, event.OutcomeFailed, event.PolicyFailClosed, err)
 		log.LogAttrs(ctx, slog.LevelError, "ratelimit: decision failed; request refused (fail-closed)",
 			slog.String("error", err.Error()))
 		return apierror.Internal(fmt.Errorf("ratelimit: decision failed (fail-closed): %w", err))
 	}
+	l.fire(r, route, class, event.OutcomeFailed, event.PolicyFailOpen, err)
 	log.LogAttrs(ctx, slog.LevelWarn, "ratelimit: decision failed; request allowed (fail-open)",
 		slog.String("error", err.Error()))
 	return nil

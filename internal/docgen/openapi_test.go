@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -397,10 +399,21 @@ func TestOpenAPIConformanceResponses(t *testing.T) {
 	rec.mu.Lock()
 	all := rec.all
 	rec.mu.Unlock()
+	shapes := map[string]bool{}
 	for _, x := range all {
 		if x.status < 400 {
 			continue
 		}
+		// Responses that differ only in their request ID (the suite's
+		// thousands of unknown paths) are one response to the schema:
+		// validate each shape once.
+		id := x.header.Get(requestid.Header)
+		shape := x.req.Method + " " + strconv.Itoa(x.status) + " " + strings.Join(slices.Sorted(maps.Keys(x.header)), ",") +
+			" " + strings.ReplaceAll(string(x.body), id, "")
+		if shapes[shape] {
+			continue
+		}
+		shapes[shape] = true
 		code := codeOf(t, x)
 		seen[code] = true
 		checked++
