@@ -85,4 +85,15 @@
 // With FailClosed it is answered INTERNAL (500, the generic message; the
 // cause is logged, never rendered). A store failure is never answered
 // RATE_LIMITED.
+//
+// # Throttling failed authentication
+//
+// A [Throttle] (built by [NewThrottle]) counts failed authentications per
+// client IP instead of requests: [Throttle.Fail] spends a token of the IP's
+// failure budget in a Store after a failed authentication, and once the
+// budget is spent the IP is blocked locally, so that [Throttle.Check],
+// before authentication, answers every request of that IP RATE_LIMITED
+// with Retry-After, a right key included, at the cost of one map lookup.
+// Clients that authenticate are never charged; see [Throttle] for the
+// reasoning and for what a fleet sharing a Redis store gets.
 package ratelimit
