@@ -62,6 +62,21 @@
 //     the same key) rather than risk doing the work twice; the cause is
 //     logged through requestid.Logger, which carries the request ID, and
 //     never sent.
+//   - A request answered INTERNAL because its store call timed out never
+//     blocks its own retry. The Guard forgets the lease token of a failed
+//     Acquire, so the decision lies with the store, which must not leave a
+//     lease for that token behind once it answers again (see [Store]).
+//     The Redis store does both of the following: an acquisition Redis
+//     runs after its caller's deadline (queued while Redis stalled) takes
+//     no lease, the deadline being sent in Redis's clock; and an Acquire
+//     or Release that got no answer is released by token in the background
+//     once Redis answers (compare-and-delete). So once the store is back,
+//     the retry runs the work or replays it; CONFLICT
+//     idempotency_key_in_use only ever reports a lease a running request
+//     holds. (The memory store has no such window.)
+//   - Every keyed request the Guard finishes is reported once to
+//     Config.Events (event.KindIdempotency: stored, replayed, conflict,
+//     in_use, released or failed).
 //
 // Stores share one constructor shape. [NewMemoryStore] (bounded, expiring,
 // no goroutines; the default when no Store is configured, good for one

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/layershq/errkit/apierror"
+	"github.com/layershq/errkit/event"
 	"github.com/layershq/errkit/principal"
 	"github.com/layershq/errkit/requestid"
 )
@@ -89,6 +90,16 @@ type Config struct {
 	// (redis.Options.ContextTimeoutEnabled) for the bound to hold on
 	// network I/O. Default [DefaultStoreTimeout].
 	StoreTimeout time.Duration
+	// Events receives one KindIdempotency event per keyed request the
+	// Guard finishes, with Method, Route and Component "idempotency" set
+	// and Outcome one of OutcomeStored (the response was kept),
+	// OutcomeReplayed, OutcomeConflict (IDEMPOTENCY_CONFLICT), OutcomeInUse
+	// (CONFLICT idempotency_key_in_use), OutcomeReleased (the handler
+	// failed or its response was not kept: the key is free again) or
+	// OutcomeFailed (a store call failed, or KeyFunc named no caller; Err
+	// is the cause, Policy fail_closed). Requests refused before the store is asked (a
+	// malformed key, a body over MaxBodyBytes) emit none. Nil: none.
+	Events event.Hook
 }
 
 // Default methods and replay headers of a zero [Config].
@@ -251,7 +262,7 @@ func (g *Guard) Serve(w http.ResponseWriter, r *http.Request, route string, para
 	if err := ValidateKey(key); err != nil {
 		return err
 	}
-	rc := reqInfo{ctx: r.Context(), method: r.Method, route: route}
+	rc := reqInfo{ctx: r.Context(), method: r.Method, route: route, events: g.cfg.Events}
 	scope := g.cfg.KeyFunc(r)
 	if scope == "" {
 		return g.internal(rc, "scope", errEmptyScope)
@@ -279,19 +290,23 @@ func (g *Guard) Serve(w http.ResponseWriter, r *http.Request, route string, para
 			// different request under the same key. (A custom Store
 			// that does not report the holder's fingerprint gets
 			// idempotency_key_in_use.)
+			rc.emit(event.OutcomeConflict, nil)
 			return apierror.IdempotencyConflict(lk.Fingerprint, fp)
 		}
 		// The error writer keeps a Retry-After already on the response.
 		w.Header().Set("Retry-After", inUseRetryAfter)
+		rc.emit(event.OutcomeInUse, nil)
 		return apierror.Conflict(ReasonKeyInUse)
 	case Completed:
 		if lk.Record == nil {
 			return g.internal(rc, "acquire", errors.New("idempotency: store reported Completed without a record"))
 		}
 		if lk.Record.Fingerprint != fp {
+			rc.emit(event.OutcomeConflict, nil)
 			return apierror.IdempotencyConflict(lk.Record.Fingerprint, fp)
 		}
 		replay(w, lk.Record)
+		rc.emit(event.OutcomeReplayed, nil)
 		return nil
 	}
 	return g.internal(rc, "acquire", fmt.Errorf("idempotency: store returned unknown state %d", lk.State))
@@ -307,14 +322,23 @@ func (g *Guard) run(w http.ResponseWriter, r *http.Request, rc reqInfo,
 	cw := &captureWriter{ResponseWriter: w, names: g.replay, max: g.cfg.MaxResponseBytes}
 	stopRenew := g.renew(rc, skey, token)
 	completed := false
+	var failure error // of Complete, for the event
 	defer func() {
 		stopRenew()
-		if !completed {
-			ctx, cancel := g.storeContext(rc)
-			defer cancel()
-			if err := g.cfg.Store.Release(ctx, skey, token); err != nil {
-				rc.log("release", err)
-			}
+		if completed {
+			rc.emit(event.OutcomeStored, nil)
+			return
+		}
+		ctx, cancel := g.storeContext(rc)
+		defer cancel()
+		if err := g.cfg.Store.Release(ctx, skey, token); err != nil {
+			rc.log("release", err)
+			failure = errors.Join(failure, err)
+		}
+		if failure != nil {
+			rc.emit(event.OutcomeFailed, failure)
+		} else {
+			rc.emit(event.OutcomeReleased, nil)
 		}
 	}()
 
@@ -352,6 +376,7 @@ func (g *Guard) run(w http.ResponseWriter, r *http.Request, rc reqInfo,
 		// (a timeout on the reply), Release finds no lease of ours and the
 		// retry replays.
 		rc.log("complete", err)
+		failure = err
 		return nil
 	}
 	completed = true
@@ -427,6 +452,20 @@ type reqInfo struct {
 	ctx    context.Context // the request's context: carries request ID and logger
 	method string
 	route  string
+	events event.Hook
+}
+
+// emit reports the request's outcome.
+func (rc reqInfo) emit(o event.Outcome, err error) {
+	if rc.events == nil {
+		return
+	}
+	e := event.Event{Kind: event.KindIdempotency, Method: rc.method, Route: rc.route,
+		Outcome: o, Component: event.ComponentIdempotency, Err: err}
+	if o == event.OutcomeFailed {
+		e.Policy = event.PolicyFailClosed
+	}
+	event.Fire(rc.ctx, rc.events, e)
 }
 
 // storeContext bounds the store calls made after the handler by
@@ -435,9 +474,11 @@ func (g *Guard) storeContext(rc reqInfo) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(rc.ctx), g.cfg.StoreTimeout)
 }
 
-// internal logs a store failure and returns INTERNAL with it as cause.
+// internal logs a store failure, reports it and returns INTERNAL with it
+// as cause.
 func (g *Guard) internal(rc reqInfo, op string, err error) error {
 	rc.log(op, err)
+	rc.emit(event.OutcomeFailed, err)
 	return apierror.Internal(err)
 }
 

@@ -288,9 +288,9 @@ type storeEnv struct {
 	// MemoryStore, or a redisstore.Store with its own client on the same
 	// Redis and prefix (another "instance" of the service).
 	newStore func() idempotency.Store
-	// client and prefix are the Redis of the redis kind (nil, "" for
+	// client and prefix are the Redis of the redis kinds (nil, "" for
 	// memory).
-	client *redis.Client
+	client redis.UniversalClient
 	prefix string
 }
 
@@ -309,6 +309,15 @@ func forEachStore(t *testing.T, f func(t *testing.T, env storeEnv)) {
 			prefix:   prefix,
 		})
 	})
+	t.Run("redis cluster", func(t *testing.T) {
+		cl := redistest.Cluster(t)
+		prefix := cl.Prefix(t)
+		f(t, storeEnv{
+			newStore: func() idempotency.Store { return newRedis(t, cl.Client(t), prefix) },
+			client:   cl.Client(t),
+			prefix:   prefix,
+		})
+	})
 }
 
 // newMemory is NewMemoryStore that must succeed.
@@ -319,10 +328,13 @@ func newMemory(t testing.TB, maxEntries int) *idempotency.MemoryStore {
 	return s
 }
 
-// newRedis is redisstore.New that must succeed.
+// newRedis is redisstore.New that must succeed, closed when the test
+// ends. Its own findings (no persistence on the test servers) are
+// discarded: the redisstore tests check them.
 func newRedis(t testing.TB, client redis.UniversalClient, prefix string) *redisstore.Store {
 	t.Helper()
-	s, err := redisstore.New(client, redisstore.Config{Prefix: prefix})
+	s, err := redisstore.New(client, redisstore.Config{Prefix: prefix, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
 	return s
 }

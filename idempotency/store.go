@@ -68,6 +68,15 @@ type Lookup struct {
 // methods must be safe for concurrent use, from one process ([MemoryStore])
 // or many (redisstore.Store). A Store must honour its context's deadline:
 // the Guard bounds every call by Config.StoreTimeout through it.
+//
+// The Guard forgets the token of an Acquire that failed and answers
+// INTERNAL, and its client then retries with the same key. A Store that can
+// fail without knowing whether the acquisition happened (a network store
+// whose reply timed out) must make sure no lease of that token outlives the
+// failure once the store answers again (release it by token, or refuse an
+// acquisition that arrives after the caller's deadline), or the retry is
+// answered "in use" for a lease nobody holds. The same goes for a Release
+// that failed.
 type Store interface {
 	// Acquire atomically looks key up: when a record is stored it returns
 	// Completed with the record; when another owner holds a live lease it

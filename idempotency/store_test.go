@@ -13,14 +13,16 @@ import (
 	"github.com/layershq/errkit/internal/redistest"
 )
 
-// stores returns one fresh store of each kind; the Redis one is on the
-// shared test server under a prefix of its own.
+// stores returns one fresh store of each kind; the Redis ones are on the
+// shared test server and on a Redis Cluster, under a prefix of their own.
 func stores(t *testing.T) map[string]idempotency.Store {
 	t.Helper()
 	inst := redistest.Server(t)
+	cl := redistest.Cluster(t)
 	return map[string]idempotency.Store{
-		"memory": newMemory(t, 0),
-		"redis":  newRedis(t, inst.Client(t), inst.Prefix(t)),
+		"memory":        newMemory(t, 0),
+		"redis":         newRedis(t, inst.Client(t), inst.Prefix(t)),
+		"redis cluster": newRedis(t, cl.Client(t), cl.Prefix(t)),
 	}
 }
 

@@ -9,8 +9,12 @@
 // WORKFLOW_START_FAILED and unknown 5xx codes back off exponentially with
 // jitter; PLATFORM_ERROR with retryAfterMs waits exactly that and retries
 // once, without it is not retried; CIRCUIT_OPEN waits retryAfterSeconds and
-// probes with one request, again while it stays open; caller bugs and policy
-// gates (KILL_SWITCH included) are returned as they are.
+// probes with one request, again while it stays open; CONFLICT with
+// details.reason "idempotency_key_in_use" (the first request with the same
+// Idempotency-Key may still be running) waits Retry-After (1 s when absent)
+// and retries once with the same key, which then replays or runs; other
+// caller bugs and policy gates (KILL_SWITCH included) are returned as they
+// are.
 //
 // Every attempt reuses the request's Idempotency-Key (a POST or PATCH without
 // one gets a key generated once, before the first attempt), bodies are

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/layershq/errkit/apierror"
+	"github.com/layershq/errkit/idempotency"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -121,6 +122,37 @@ func TestGuidance(t *testing.T) {
 			wantWaits: []time.Duration{1200 * ms},
 			wantDecs:  []Decision{Retry, GiveUp},
 			wantCode:  apierror.CodePlatformError,
+		},
+		{
+			name:      "CONFLICT idempotency_key_in_use: Retry-After waited, retried once, replayed",
+			method:    http.MethodPost,
+			steps:     []http.HandlerFunc{fail(apierror.Conflict(ReasonKeyInUse), "Retry-After", "1"), ok("replayed")},
+			wantWaits: []time.Duration{time.Second},
+			wantDecs:  []Decision{Retry, Done},
+			wantBody:  "replayed",
+		},
+		{
+			name:      "CONFLICT idempotency_key_in_use twice: one retry only",
+			method:    http.MethodPost,
+			steps:     []http.HandlerFunc{fail(apierror.Conflict(ReasonKeyInUse), "Retry-After", "2")},
+			wantWaits: []time.Duration{2 * time.Second},
+			wantDecs:  []Decision{Retry, GiveUp},
+			wantCode:  apierror.CodeConflict,
+		},
+		{
+			name:      "CONFLICT idempotency_key_in_use without Retry-After: one second",
+			method:    http.MethodPost,
+			steps:     []http.HandlerFunc{fail(apierror.Conflict(ReasonKeyInUse)), ok("ran")},
+			wantWaits: []time.Duration{DefaultInUseWait},
+			wantDecs:  []Decision{Retry, Done},
+			wantBody:  "ran",
+		},
+		{
+			name:     "CONFLICT with another reason: not retried",
+			method:   http.MethodPost,
+			steps:    []http.HandlerFunc{fail(apierror.Conflict("already_approved")), ok("never")},
+			wantDecs: []Decision{Stop},
+			wantCode: apierror.CodeConflict,
 		},
 		{
 			name:      "PLATFORM_ERROR with retryAfterMs then success",
@@ -241,6 +273,12 @@ func TestGuidance(t *testing.T) {
 			assert.Equal(t, tt.wantDecs, rec.Decisions(), "decisions")
 			hits := s.Hits()
 			require.Len(t, hits, len(tt.wantDecs), "requests received")
+			if method == http.MethodPost && !strings.HasPrefix(tt.name, "POST without") {
+				for _, h := range hits {
+					assert.NotEmpty(t, h.Key)
+					assert.Equal(t, hits[0].Key, h.Key, "every attempt carries the same Idempotency-Key")
+				}
+			}
 			for i, a := range rec.attempts {
 				assert.Equal(t, i+1, a.N)
 				assert.NotEmpty(t, a.Reason)
@@ -309,4 +347,11 @@ func TestNeverRetriedCodes(t *testing.T) {
 			assert.Equal(t, "retry: after 1 attempt: "+e.Error(), err.Error())
 		})
 	}
+}
+
+// TestInUseReasonMatchesServer: the client's reason is the one the
+// idempotency guard answers.
+func TestInUseReasonMatchesServer(t *testing.T) {
+	assert.Equal(t, idempotency.ReasonKeyInUse, ReasonKeyInUse)
+	assert.Equal(t, idempotency.InUseRetryAfter, DefaultInUseWait)
 }

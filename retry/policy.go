@@ -158,6 +158,7 @@ type state struct {
 	n               int       // the attempt just made, from 1
 	backoffs        int       // backoff retries made so far
 	platformRetried bool      // PLATFORM_ERROR's single retry is spent
+	inUseRetried    bool      // CONFLICT idempotency_key_in_use's single retry is spent
 	safe            bool      // idempotent method or Idempotency-Key present
 	replayable      bool      // the body can be sent again
 	now             time.Time // for an HTTP-date Retry-After
@@ -170,6 +171,7 @@ type verdict struct {
 	reason   string
 	backoff  bool // the wait is a backoff step (consumes one)
 	platform bool // the retry is PLATFORM_ERROR's single one
+	inUse    bool // the retry is CONFLICT idempotency_key_in_use's single one
 }
 
 func stop(reason string) verdict   { return verdict{decision: Stop, reason: reason} }
@@ -202,9 +204,34 @@ func (p Policy) decideResponse(st state, resp *http.Response, decoded error) ver
 	return p.limit(st, v)
 }
 
-// adviceFor applies the catalogue's retry advice for e's code.
+// ReasonKeyInUse is details.reason of the CONFLICT a server answers while
+// the first request with the same Idempotency-Key is still running (the
+// value of idempotency.ReasonKeyInUse).
+const ReasonKeyInUse = "idempotency_key_in_use"
+
+// DefaultInUseWait is the wait before the retry of a CONFLICT
+// idempotency_key_in_use that carries no Retry-After.
+const DefaultInUseWait = time.Second
+
+// adviceFor applies the catalogue's retry advice for e's code, except for
+// CONFLICT idempotency_key_in_use: the first request with the same key may
+// still be running (or just ended), so the request is sent once more, with
+// the same key, after Retry-After, and replays or runs then.
 func (p Policy) adviceFor(st state, e *apierror.Error, h http.Header) verdict {
 	code := string(e.Code())
+	if e.Code() == apierror.CodeConflict {
+		if d, ok := apierror.DetailsAs[apierror.ConflictDetails](e); ok && d.Reason == ReasonKeyInUse {
+			reason := code + " " + ReasonKeyInUse
+			if st.inUseRetried {
+				return giveUp(reason + ": already retried once with the same Idempotency-Key")
+			}
+			wait, ok := apierror.ParseRetryAfter(h.Get("Retry-After"), st.now)
+			if !ok {
+				wait = DefaultInUseWait
+			}
+			return verdict{decision: Retry, wait: wait, reason: reason + ": wait Retry-After, retry once with the same Idempotency-Key", inUse: true}
+		}
+	}
 	switch kind := e.Spec().Retry.Kind; kind {
 	case apierror.RetryHonorRetryAfter:
 		if d, ok, src := rateLimitWait(e, h, st.now); ok {

@@ -203,6 +203,9 @@ func (t *Transport) run(req *http.Request) outcome {
 		if v.platform {
 			st.platformRetried = true
 		}
+		if v.inUse {
+			st.inUseRetried = true
+		}
 		if werr := clk.Sleep(ctx, v.wait); werr != nil {
 			return outcome{err: fmt.Errorf("%w (while waiting %v to retry after: %w)", werr, v.wait, decoded), attempts: n}
 		}

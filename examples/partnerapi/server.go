@@ -182,6 +182,7 @@ func New(cfg Config) (s *Server, err error) {
 		if err != nil {
 			return nil, err
 		}
+		s.closers = append(s.closers, rl.Close)
 		ks, err := ksredis.New(client, ksredis.Config{
 			Prefix: cfg.RedisPrefix + "killswitch:", ResyncInterval: cfg.KillSwitchResync, Logger: cfg.Logger,
 		})
@@ -189,10 +190,11 @@ func New(cfg Config) (s *Server, err error) {
 			return nil, err
 		}
 		s.closers = append(s.closers, ks.Close)
-		idem, err := idemredis.New(client, idemredis.Config{Prefix: cfg.RedisPrefix + "idempotency:"})
+		idem, err := idemredis.New(client, idemredis.Config{Prefix: cfg.RedisPrefix + "idempotency:", Logger: cfg.Logger})
 		if err != nil {
 			return nil, err
 		}
+		s.closers = append(s.closers, idem.Close)
 		limits, switches, replays = rl, ks, idem
 	}
 	s.KillSwitches = switches

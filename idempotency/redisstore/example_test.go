@@ -23,6 +23,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
+	defer store.Close() // stops its checks
 	g, err := idempotency.New(idempotency.Config{
 		Store:    store,
 		Required: true, // reject POST/PATCH without Idempotency-Key

@@ -12,8 +12,50 @@
 // another program, a record from a future version) are reported as errors,
 // never replayed.
 //
-// It is kept out of package idempotency so that a service using only the
-// memory store does not link go-redis.
+// # No orphan leases
+//
+// A request whose Acquire timed out is answered INTERNAL, and its client
+// retries with the same key; a lease taken for it after it gave up would
+// answer that retry "in use" for a whole lease TTL, for work that never
+// runs. Two mechanisms prevent it:
+//
+//   - Acquisition is fenced by the caller's deadline, in Redis's clock (the
+//     store learns the offset from its replies, which carry Redis's time):
+//     an Acquire that Redis runs after its caller gave up (it was queued
+//     while Redis stalled) takes no lease.
+//   - An Acquire or Release that failed without an answer is released by
+//     token in the background once Redis answers again (compare-and-delete:
+//     it never touches another owner's lease), which covers an Acquire that
+//     Redis ran in time but whose reply was lost, and a Release that never
+//     arrived. Up to 10,000 such tokens are kept; past that the oldest are
+//     left to expire with their lease TTL.
+//
+// # Redis requirements, checked
+//
+// Completed keys must survive a Redis restart, or a retry after it runs
+// the work again. The store checks each master at start (CONFIG GET
+// appendonly, save, maxmemory, maxmemory-policy): without AOF or RDB, or
+// with a memory limit and an eviction policy other than noeviction
+// (leases and responses carry TTLs, so volatile-* policies evict them as
+// well as allkeys-*), it logs an error and emits a KindStore event with
+// OutcomeUnsafe; where CONFIG is refused (managed Redis services), it logs
+// that it could not check. With Config.RequirePersistence, [New] refuses to
+// start instead. A marker key per master, written at start, is checked
+// every Config.CheckInterval: when it has vanished (Redis restarted without
+// persistence, was flushed, or evicted it), the store logs an error, emits
+// OutcomeDataLost and writes it again.
+//
+// # Outages
+//
+// After Config.FailAfter consecutive calls that got no answer, the store
+// fails fast: calls return an error wrapping [ErrUnavailable] at once, so
+// the Guard answers INTERNAL without waiting its StoreTimeout, and a
+// background probe lets calls through again once Redis answers.
+//
+// A Store runs one background goroutine (the checks and the releases) and
+// one more while failing fast; Close stops them. It is kept out of package
+// idempotency so that a service using only the memory store does not link
+// go-redis.
 package redisstore
 
 import (
@@ -21,15 +63,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/layershq/errkit/event"
 	"github.com/layershq/errkit/idempotency"
 	"github.com/layershq/errkit/internal/redisclient"
+	"github.com/layershq/errkit/requestid"
 )
 
 // DefaultPrefix prefixes the keys of a Store whose Config.Prefix is empty.
@@ -52,15 +99,23 @@ const recordVersion = 1
 // errTokenNewline is returned for an owner token containing leaseSep.
 var errTokenNewline = errors.New("idempotency/redisstore: owner token contains a newline")
 
-// acquireScript returns the current value of KEYS[1], or takes the lease
-// (SET NX PX, value ARGV[1]) and returns nil when there is none: lookup and
-// acquisition in one atomic step, so a record stored between them can't be
-// missed.
+// acquireScript returns {1, value, now} with the current value of
+// KEYS[1], or takes the lease (SET NX PX, value ARGV[1], ARGV[2] ms) and
+// returns {0, "", now} when there is none: lookup and acquisition in one
+// atomic step, so a record stored between them can't be missed. When
+// Redis runs it after ARGV[3], the caller's deadline in Redis time (µs;
+// 0: none), it takes nothing and returns {2, "", now}. now is Redis's time
+// in µs.
 var acquireScript = redis.NewScript(`
+if redis.replicate_commands then redis.replicate_commands() end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local v = redis.call('GET', KEYS[1])
-if v then return v end
+if v then return {1, v, now} end
+local deadline = tonumber(ARGV[3])
+if deadline > 0 and now > deadline then return {2, '', now} end
 redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
-return false
+return {0, '', now}
 `)
 
 // owns is the Lua test that the value v of KEYS[1] is a lease of the owner
@@ -98,6 +153,12 @@ end
 return 0
 `)
 
+// Defaults of [Config].
+const (
+	DefaultTimeout       = time.Second
+	DefaultCheckInterval = time.Second
+)
+
 // Config configures a [Store]. The zero value is valid.
 type Config struct {
 	// Prefix starts every Redis key of the store. Stores that share a
@@ -105,7 +166,39 @@ type Config struct {
 	// service the same one, and different services different ones.
 	// Default [DefaultPrefix].
 	Prefix string
+	// RequirePersistence makes New check Redis before it returns, and fail
+	// (with an error wrapping [ErrNoPersistence]) when a master has neither
+	// AOF nor RDB, or when the check could not be made (Redis unreachable,
+	// CONFIG refused). By default the check runs in the background and
+	// only logs and emits events.
+	RequirePersistence bool
+	// Timeout bounds each call the store makes on its own (checks, marker,
+	// background releases). The Guard's StoreTimeout bounds the others.
+	// Default [DefaultTimeout].
+	Timeout time.Duration
+	// CheckInterval is how often the marker keys are checked (and tokens
+	// whose release failed are released again). Default
+	// [DefaultCheckInterval].
+	CheckInterval time.Duration
+	// FailAfter is how many consecutive calls without an answer make the
+	// store fail fast. Default 3; negative disables failing fast.
+	FailAfter int
+	// ProbeInterval is how often Redis is probed while the store fails
+	// fast. Default 500ms.
+	ProbeInterval time.Duration
+	// Events receives KindStore events (Component "idempotency"):
+	// OutcomeUnsafe when Redis lacks persistence or evicts,
+	// OutcomeDataLost when a marker vanished, OutcomeFailed (Policy
+	// fail_closed) for every failed call. Nil: none.
+	Events event.Hook
+	// Logger receives the checks' findings, outages and data losses.
+	// Default requestid.DefaultLogger().
+	Logger *slog.Logger
 }
+
+// ErrUnavailable is wrapped by the errors the store returns without
+// calling Redis while it fails fast.
+var ErrUnavailable = redisclient.ErrUnavailable
 
 // ErrContextTimeoutDisabled is returned by [New] for a go-redis client
 // whose options leave ContextTimeoutEnabled false: such a client ignores
@@ -116,22 +209,47 @@ var ErrContextTimeoutDisabled = errors.New("idempotency/redisstore: the Redis cl
 // Store is an [idempotency.Store] on Redis, shared by every instance of a
 // service that uses the same Redis and prefix. Each idempotency key is one
 // Redis key, the prefix followed by 64 hex characters, holding either the
-// lease of the request running under it or the stored response. It has no
-// background goroutine and does not own the client, so it has nothing to
-// close. Owner tokens must not contain a newline; the store answers an
-// error for one that does.
+// lease of the request running under it or the stored response; the store
+// also keeps one marker key per Redis master (prefix + "marker:{...}").
+// It does not own the client. Owner tokens must not contain a newline; the
+// store answers an error for one that does.
 type Store struct {
 	client redis.UniversalClient
 	prefix string
+	cfg    Config
+	log    *slog.Logger
+	events event.Hook
+	gate   *redisclient.Gate
+	clock  redisclient.Clock
+
+	mu       sync.Mutex
+	doubtful []pending       // tokens to release once Redis answers, oldest first
+	markers  map[string]bool // marker keys written (and so expected to exist)
+	checked  bool            // the persistence check ran to a conclusion
+
+	rounds atomic.Int64 // marker checks made: lets tests wait for rounds
+
+	wake   chan struct{} // capacity 1: a release is pending
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	closed sync.Once
 }
+
+// pending is a lease to release by token.
+type pending struct{ key, token string }
+
+// maxDoubtful bounds the tokens kept for a background release.
+const maxDoubtful = 10_000
 
 var _ idempotency.Store = (*Store)(nil)
 
-// New returns a Store on client for cfg, or an error when client is nil.
-// The client is not closed by the store. Give it a client with
-// ContextTimeoutEnabled, so that the Guard's StoreTimeout bounds each
-// call's network I/O (otherwise go-redis waits up to its own ReadTimeout,
-// 3 s by default).
+// New returns a Store on client for cfg and starts its background
+// goroutine, which runs until Close. It fails for a nil client, a client
+// without ContextTimeoutEnabled ([ErrContextTimeoutDisabled]: the Guard's
+// StoreTimeout could not bound network I/O), a negative duration, and,
+// with RequirePersistence, a Redis that does not persist or could not be
+// checked within Timeout. Otherwise it does not wait for Redis: the checks
+// run in the background. The client is not closed by the store.
 func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 	if redisclient.IsNil(client) {
 		return nil, errors.New("idempotency/redisstore: nil Redis client")
@@ -139,10 +257,115 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 	if !redisclient.HonoursDeadlines(client) {
 		return nil, ErrContextTimeoutDisabled
 	}
+	if cfg.Timeout < 0 || cfg.CheckInterval < 0 || cfg.ProbeInterval < 0 {
+		return nil, errors.New("idempotency/redisstore: Config durations must not be negative")
+	}
 	if cfg.Prefix == "" {
 		cfg.Prefix = DefaultPrefix
 	}
-	return &Store{client: client, prefix: cfg.Prefix}, nil
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.CheckInterval == 0 {
+		cfg.CheckInterval = DefaultCheckInterval
+	}
+	s := &Store{
+		client:  client,
+		prefix:  cfg.Prefix,
+		cfg:     cfg,
+		log:     requestid.OrDefault(cfg.Logger).With(slog.String("component", "idempotency.redisstore")),
+		events:  cfg.Events,
+		markers: map[string]bool{},
+		wake:    make(chan struct{}, 1),
+	}
+	s.gate = redisclient.NewGate(client, redisclient.GateConfig{
+		FailAfter:     cfg.FailAfter,
+		ProbeInterval: cfg.ProbeInterval,
+		OnOpen: func(err error) {
+			s.log.Error("Redis is failing: idempotent requests answer INTERNAL at once until it answers again",
+				slog.String("error", err.Error()))
+		},
+		OnClose: func(down time.Duration) {
+			s.log.Info("Redis answers again: idempotent requests resume", slog.Duration("down", down))
+			s.poke()
+		},
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	if cfg.RequirePersistence {
+		cctx, ccancel := context.WithTimeout(ctx, cfg.Timeout)
+		err := s.checkPersistence(cctx, true)
+		ccancel()
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+	}
+	s.wg.Add(1)
+	go s.background(ctx)
+	return s, nil
+}
+
+// Close stops the background work and waits for it to end. It does not
+// close the Redis client; the store keeps working without it (no checks,
+// no background releases, no failing fast). It is idempotent and returns
+// nil.
+func (s *Store) Close() error {
+	s.closed.Do(func() {
+		s.cancel()
+		s.wg.Wait()
+		s.gate.Close()
+	})
+	return nil
+}
+
+// call runs one Redis call for a request (under its context) through the
+// gate, and reports a failure.
+func (s *Store) call(ctx context.Context, key string, op string, f func() error) error {
+	if err := s.gate.Allow(); err != nil {
+		return s.fail(ctx, op, err)
+	}
+	err := f()
+	s.gate.Record(ctx, key, err)
+	if err != nil {
+		return s.fail(ctx, op, err)
+	}
+	return nil
+}
+
+// fail wraps err as the failure of op and emits it.
+func (s *Store) fail(ctx context.Context, op string, err error) error {
+	err = fmt.Errorf("idempotency/redisstore: %s: %w", op, err)
+	event.Fire(ctx, s.events, event.Event{Kind: event.KindStore, Outcome: event.OutcomeFailed,
+		Component: event.ComponentIdempotency, Policy: event.PolicyFailClosed, Err: err})
+	return err
+}
+
+// doubt remembers a lease that may exist for token although its caller
+// was told the call failed, for a background release: the call was sent
+// and got no answer (an outage, or the caller gave up), or, for a release
+// (held is true: the lease exists), it was not sent at all because the
+// store fails fast.
+func (s *Store) doubt(ctx context.Context, key, token string, err error, held bool) {
+	sent := !errors.Is(err, ErrUnavailable) && (redisclient.IsOutage(ctx, err) || errors.Is(err, context.Canceled))
+	if !sent && !(held && errors.Is(err, ErrUnavailable)) {
+		return
+	}
+	s.mu.Lock()
+	if len(s.doubtful) >= maxDoubtful {
+		s.doubtful = s.doubtful[1:]
+	}
+	s.doubtful = append(s.doubtful, pending{key: key, token: token})
+	s.mu.Unlock()
+	s.poke()
+}
+
+// poke wakes the background goroutine without blocking.
+func (s *Store) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
 }
 
 // Acquire implements [idempotency.Store].
@@ -151,12 +374,36 @@ func (s *Store) Acquire(ctx context.Context, key, token, fingerprint string, lea
 		return idempotency.Lookup{}, errTokenNewline
 	}
 	lease := leaseTag + token + leaseSep + fingerprint
-	v, err := acquireScript.Run(ctx, s.client, []string{s.prefix + key}, lease, millis(leaseTTL)).Text()
-	switch {
-	case errors.Is(err, redis.Nil):
+	rkey := s.prefix + key
+	var res []any
+	err := s.call(ctx, rkey, "acquire", func() error {
+		sent := time.Now()
+		var err error
+		res, err = acquireScript.Run(ctx, s.client, []string{rkey}, lease, millis(leaseTTL), s.clock.Deadline(ctx)).Slice()
+		if err == nil && len(res) == 3 {
+			if now, ok := res[2].(int64); ok {
+				s.clock.Observe(sent, time.Now(), now)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		s.doubt(ctx, key, token, err, false)
+		return idempotency.Lookup{}, err
+	}
+	code, _ := res[0].(int64)
+	v, _ := res[1].(string)
+	if len(res) != 3 {
+		code = -1
+	}
+	switch code {
+	case 0:
 		return idempotency.Lookup{State: idempotency.Acquired}, nil
-	case err != nil:
-		return idempotency.Lookup{}, fmt.Errorf("idempotency/redisstore: acquire: %w", err)
+	case 2:
+		return idempotency.Lookup{}, s.fail(ctx, "acquire", errLate)
+	case 1:
+	default:
+		return idempotency.Lookup{}, s.fail(ctx, "acquire", fmt.Errorf("unexpected script reply %v", res))
 	}
 	switch {
 	case strings.HasPrefix(v, leaseTag):
@@ -180,9 +427,14 @@ func (s *Store) Renew(ctx context.Context, key, token string, leaseTTL time.Dura
 	if strings.Contains(token, leaseSep) {
 		return errTokenNewline
 	}
-	n, err := renewScript.Run(ctx, s.client, []string{s.prefix + key}, leaseTag+token, millis(leaseTTL)).Int()
+	var n int
+	err := s.call(ctx, s.prefix+key, "renew", func() error {
+		var err error
+		n, err = renewScript.Run(ctx, s.client, []string{s.prefix + key}, leaseTag+token, millis(leaseTTL)).Int()
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("idempotency/redisstore: renew: %w", err)
+		return err
 	}
 	if n == 0 {
 		return idempotency.ErrLeaseLost
@@ -199,9 +451,14 @@ func (s *Store) Complete(ctx context.Context, key, token string, rec idempotency
 	if err != nil {
 		return err
 	}
-	n, err := completeScript.Run(ctx, s.client, []string{s.prefix + key}, leaseTag+token, enc, millis(ttl)).Int()
+	var n int
+	err = s.call(ctx, s.prefix+key, "complete", func() error {
+		var err error
+		n, err = completeScript.Run(ctx, s.client, []string{s.prefix + key}, leaseTag+token, enc, millis(ttl)).Int()
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("idempotency/redisstore: complete: %w", err)
+		return err
 	}
 	if n == 0 {
 		return idempotency.ErrLeaseLost
@@ -214,11 +471,18 @@ func (s *Store) Release(ctx context.Context, key, token string) error {
 	if strings.Contains(token, leaseSep) {
 		return errTokenNewline
 	}
-	if err := releaseScript.Run(ctx, s.client, []string{s.prefix + key}, leaseTag+token).Err(); err != nil {
-		return fmt.Errorf("idempotency/redisstore: release: %w", err)
+	err := s.call(ctx, s.prefix+key, "release", func() error {
+		return releaseScript.Run(ctx, s.client, []string{s.prefix + key}, leaseTag+token).Err()
+	})
+	if err != nil {
+		s.doubt(ctx, key, token, err, true)
 	}
-	return nil
+	return err
 }
+
+// errLate is the cause when Redis ran an acquisition after its caller's
+// deadline (and so took no lease).
+var errLate = errors.New("Redis ran the acquisition after its deadline; no lease was taken")
 
 // wireRecord is the JSON form of a Record in Redis.
 type wireRecord struct {

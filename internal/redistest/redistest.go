@@ -8,10 +8,17 @@
 //     started for the test. Tests on a shared server must keep their keys
 //     apart with Instance.Prefix and must never FLUSHALL/FLUSHDB.
 //   - Private always starts a redis-server process owned by the test, which
-//     the test may Stop and Start again on the same port (for outage tests).
+//     the test may Stop and Start again on the same port (for outage tests),
+//     or Pause (SIGSTOP) and Resume (SIGCONT) to stall it: the process keeps
+//     its port and its data, accepts connections and answers nothing.
+//   - Cluster returns a three-master Redis Cluster: the one named by
+//     REDIS_CLUSTER_ADDRS (scripts/test starts one for the whole run), or
+//     three private cluster-enabled servers joined with
+//     "redis-cli --cluster create".
 //
 // The redis-server binary is taken from REDIS_SERVER_BIN or, failing that,
-// from PATH. When no usable Redis can be obtained the test is skipped, except
+// from PATH; redis-cli (for Cluster) from REDIS_CLI_BIN, PATH, or next to
+// redis-server. When no usable Redis can be obtained the test is skipped, except
 // when the CI environment variable is "true" (or "1"): then the test fails,
 // so that CI can never pass by silently skipping Redis-backed tests.
 package redistest
@@ -53,12 +60,14 @@ type Instance struct {
 	private bool
 
 	// Private servers only.
-	bin  string
-	dir  string
-	port int
+	bin   string
+	dir   string
+	port  int
+	extra []string // server arguments, kept across restarts
 
-	mu   sync.Mutex
-	proc *process // nil while stopped
+	mu     sync.Mutex
+	proc   *process // nil while stopped
+	paused bool
 }
 
 // process is one running redis-server.
@@ -95,6 +104,16 @@ func Private(t testing.TB) *Instance {
 	return startPrivate(t)
 }
 
+// PrivateArgs is Private with extra redis-server arguments (for example
+// "--appendonly", "yes" for a server that keeps its data across Stop and
+// Start, or "--rename-command", "CONFIG", "" for one that refuses CONFIG).
+// Later arguments override the defaults (no persistence); Start reuses
+// them.
+func PrivateArgs(t testing.TB, extra ...string) *Instance {
+	t.Helper()
+	return startPrivate(t, extra...)
+}
+
 // Addr returns the server address as host:port.
 func (i *Instance) Addr() string { return i.addr }
 
@@ -126,6 +145,12 @@ func (i *Instance) Client(t testing.TB) *redis.Client {
 // all their keys under such a prefix so they never collide.
 func (i *Instance) Prefix(t testing.TB) string {
 	t.Helper()
+	return prefix(t)
+}
+
+// prefix builds a key prefix unique to the call from the test name.
+func prefix(t testing.TB) string {
+	t.Helper()
 	var b [6]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatalf("redistest: random prefix: %v", err)
@@ -156,6 +181,9 @@ func (i *Instance) Stop(t testing.TB) {
 	if p == nil {
 		return
 	}
+	i.mu.Lock()
+	i.paused = false
+	i.mu.Unlock()
 	p.kill()
 	deadline := time.Now().Add(stopTimeout)
 	for {
@@ -171,8 +199,70 @@ func (i *Instance) Stop(t testing.TB) {
 	}
 }
 
+// Pause stalls a private server with SIGSTOP: its port stays open and
+// accepts connections, commands sent to it queue in the kernel and run
+// when it is resumed. A cleanup registered by Pause resumes it, so a
+// failed test never leaves a stopped process behind. Pausing a paused or
+// stopped server does nothing. It fails the test on a shared server.
+func (i *Instance) Pause(t testing.TB) {
+	t.Helper()
+	i.signal(t, sigStop, true)
+	t.Cleanup(func() { i.Resume(t) })
+}
+
+// Resume continues a paused private server (SIGCONT) and waits until it
+// answers PING. Resuming a running server does nothing.
+func (i *Instance) Resume(t testing.TB) {
+	t.Helper()
+	i.signal(t, sigCont, false)
+	if err := waitPing(i.addr); err != nil {
+		t.Errorf("redistest: %s does not answer after SIGCONT: %v", i.addr, err)
+	}
+}
+
+// signal sends sig to a private server's process and records whether it is
+// paused.
+func (i *Instance) signal(t testing.TB, sig os.Signal, pause bool) {
+	t.Helper()
+	if !i.private {
+		t.Fatalf("redistest: Pause and Resume need a private server (use redistest.Private)")
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.proc == nil || i.paused == pause {
+		return
+	}
+	if sig == nil {
+		t.Fatalf("redistest: Pause and Resume need SIGSTOP and SIGCONT (Unix)")
+	}
+	if err := i.proc.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("redistest: signal %v to redis-server on %s: %v", sig, i.addr, err)
+	}
+	if pause {
+		// The signal is asynchronous: a command sent before the process
+		// stopped would still be answered.
+		if err := waitState(i.proc.cmd.Process.Pid, stopTimeout, "Tt"); err != nil {
+			t.Fatalf("redistest: redis-server on %s did not stop: %v", i.addr, err)
+		}
+	}
+	i.paused = pause
+}
+
+// waitPing waits until addr answers PING, up to readyTimeout.
+func waitPing(addr string) error {
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		err := ping(addr, 200*time.Millisecond)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // Start restarts a stopped private server on the same port and waits until
-// it answers PING. The restarted server starts empty. Calling Start on a
+// it answers PING. The restarted server starts empty, unless it was started
+// with persistence (PrivateArgs). Calling Start on a
 // running server does nothing. It fails the test on a shared server.
 func (i *Instance) Start(t testing.TB) {
 	t.Helper()
@@ -184,7 +274,7 @@ func (i *Instance) Start(t testing.TB) {
 	if i.proc != nil {
 		return
 	}
-	p, err := launch(i.bin, i.dir, i.port)
+	p, err := launch(i.bin, i.dir, i.port, i.extra)
 	if err != nil {
 		t.Fatalf("redistest: restart redis-server on port %d: %v", i.port, err)
 	}
@@ -192,7 +282,7 @@ func (i *Instance) Start(t testing.TB) {
 }
 
 // startPrivate starts a private server or skips/fails the test.
-func startPrivate(t testing.TB) *Instance {
+func startPrivate(t testing.TB, extra ...string) *Instance {
 	t.Helper()
 	bin, err := serverBinary()
 	if err != nil {
@@ -207,7 +297,7 @@ func startPrivate(t testing.TB) *Instance {
 			lastErr = err
 			continue
 		}
-		p, err := launch(bin, dir, port)
+		p, err := launch(bin, dir, port, extra)
 		if err != nil {
 			lastErr = err
 			continue
@@ -220,6 +310,7 @@ func startPrivate(t testing.TB) *Instance {
 			bin:     bin,
 			dir:     dir,
 			port:    port,
+			extra:   extra,
 			proc:    p,
 		}
 		t.Cleanup(func() {
@@ -277,9 +368,9 @@ func freePort() (int, error) {
 
 // launch starts redis-server on port and waits until it answers PING. On
 // any failure the process is killed and reaped before returning.
-func launch(bin, dir string, port int) (*process, error) {
+func launch(bin, dir string, port int, extra []string) (*process, error) {
 	logFile := filepath.Join(dir, "redis-"+strconv.Itoa(port)+".log")
-	cmd := exec.Command(bin,
+	args := append([]string{
 		"--port", strconv.Itoa(port),
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -287,7 +378,8 @@ func launch(bin, dir string, port int) (*process, error) {
 		"--daemonize", "no",
 		"--dir", dir,
 		"--logfile", logFile,
-	)
+	}, extra...)
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	setProcAttr(cmd)
 	if err := cmd.Start(); err != nil {

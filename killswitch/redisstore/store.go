@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/layershq/errkit/event"
 	"github.com/layershq/errkit/internal/redisclient"
 	"github.com/layershq/errkit/killswitch"
 	"github.com/layershq/errkit/requestid"
@@ -74,6 +75,12 @@ type Config struct {
 	// requestid.DefaultLogger() (JSON lines on stderr), so that the loud
 	// start-open line and outages are never dropped.
 	Logger *slog.Logger
+	// Events receives KindStore events (Component "killswitch"):
+	// OutcomeFailed when an outage begins (once per outage; Check keeps
+	// answering from the last state), OutcomeDataLost when the hash
+	// vanished from Redis and this instance wrote its state back. Nil:
+	// none.
+	Events event.Hook
 }
 
 // Store is the fleet's [killswitch.Source]. Every instance holds the whole
@@ -424,6 +431,8 @@ func (r *Store) reseedLocked(ctx context.Context) (map[string]string, error) {
 		return nil, fmt.Errorf("%w: re-seeding it failed: %v", errStateLost, err)
 	}
 	if wrote == 1 {
+		r.cfg.Events.Emit(ctx, event.Event{Kind: event.KindStore, Outcome: event.OutcomeDataLost,
+			Component: event.ComponentKillSwitch, Err: errStateLost})
 		r.log.Warn("kill switch hash was missing from Redis although it was loaded before (Redis restarted without persistence?); "+
 			"re-seeded it with this instance's last known state", slog.String("key", r.key), slog.Int("switches", len(cur)))
 		if err := r.client.Publish(ctx, r.channel, "changed").Err(); err != nil {
@@ -457,6 +466,8 @@ func (r *Store) noteFailure(ctx context.Context, err error) {
 		return
 	}
 	r.outage = true
+	r.cfg.Events.Emit(context.Background(), event.Event{Kind: event.KindStore, Outcome: event.OutcomeFailed,
+		Component: event.ComponentKillSwitch, Err: err})
 	if r.loaded {
 		r.log.Error("kill-switch state cannot be loaded from Redis; enforcing the last known state until it can",
 			slog.Time("lastSync", r.lastSync), slog.String("error", err.Error()))

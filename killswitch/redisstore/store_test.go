@@ -35,10 +35,23 @@ func enforced(src killswitch.Checker) Scope {
 	return sw.Scope
 }
 
-func TestOnOffListAcrossInstances(t *testing.T) {
-	inst := redistest.Server(t)
-	client := inst.Client(t)
-	prefix := inst.Prefix(t)
+// forEachRedis runs f on a single Redis and on a Redis Cluster; client
+// returns a new client (another instance's connections) each call.
+func forEachRedis(t *testing.T, f func(t *testing.T, client func() redis.UniversalClient, prefix string)) {
+	t.Run("single", func(t *testing.T) {
+		inst := redistest.Server(t)
+		f(t, func() redis.UniversalClient { return inst.Client(t) }, inst.Prefix(t))
+	})
+	t.Run("cluster", func(t *testing.T) {
+		cl := redistest.Cluster(t)
+		f(t, func() redis.UniversalClient { return cl.Client(t) }, cl.Prefix(t))
+	})
+}
+
+func TestOnOffListAcrossInstances(t *testing.T) { forEachRedis(t, testOnOffListAcrossInstances) }
+
+func testOnOffListAcrossInstances(t *testing.T, newClient func() redis.UniversalClient, prefix string) {
+	client := newClient()
 	a := newStore(t, client, Config{Prefix: prefix, Logger: discard})
 	b := newStore(t, client, Config{Prefix: prefix, Logger: discard})
 	ctx := context.Background()
@@ -91,14 +104,14 @@ func TestOnOffListAcrossInstances(t *testing.T) {
 
 // TestFleetPropagation flips a switch 50 times through instance A and
 // measures how long B takes to enforce each flip. Resync is set far out so
-// only the pub/sub notification can carry the change. Run with -v to see
-// the figures.
-func TestFleetPropagation(t *testing.T) {
-	inst := redistest.Server(t)
-	prefix := inst.Prefix(t)
+// only the pub/sub notification can carry the change (on a cluster: pub/sub
+// across its nodes). Run with -v to see the figures.
+func TestFleetPropagation(t *testing.T) { forEachRedis(t, testFleetPropagation) }
+
+func testFleetPropagation(t *testing.T, newClient func() redis.UniversalClient, prefix string) {
 	cfg := Config{Prefix: prefix, ResyncInterval: time.Hour, Logger: discard}
-	a := newStore(t, inst.Client(t), cfg)
-	b := newStore(t, inst.Client(t), cfg) // B has its own connections, as another instance would
+	a := newStore(t, newClient(), cfg)
+	b := newStore(t, newClient(), cfg) // B has its own connections, as another instance would
 	ctx := context.Background()
 	// The first notification only arrives once B's subscription is live.
 	require.Eventually(t, func() bool {

@@ -2,6 +2,9 @@ package redisstore
 
 import (
 	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -9,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/layershq/errkit/internal/redistest"
+	"github.com/layershq/errkit/principal"
 	"github.com/layershq/errkit/ratelimit"
 	"github.com/layershq/errkit/ratelimit/internal/storetest"
 )
@@ -59,6 +63,7 @@ func BenchmarkStore(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			defer s.Close()
 			class := ratelimit.Class{Name: "read", Rate: benchRate}
 			if _, err := s.Allow(ctx, "warmup", class, 1); err != nil { // loads the script
 				b.Fatal(err)
@@ -83,6 +88,61 @@ func BenchmarkStore(b *testing.B) {
 			// the pool growing (HELLO, CLIENT SETINFO) are counted apart.
 			b.ReportMetric(float64(hook.cmds.Load())/float64(b.N), "roundtrips/decision")
 			b.ReportMetric(float64(hook.pipelines.Load()), "dial-pipelines")
+		})
+	}
+}
+
+// BenchmarkOutage measures the latency one request pays in a fail-open
+// limiter while its Redis is stalled (a real redis-server stopped with
+// SIGSTOP: connections are accepted, nothing is answered), with the store's
+// default Timeout (100ms), without failing fast (FailAfter -1: every
+// decision waits out the timeout) and with it (the default: after 3
+// failures decisions fail at once while a background probe waits for
+// Redis). Run with
+//
+//	go test -run '^$' -bench Outage -benchtime 20x ./ratelimit/redisstore
+func BenchmarkOutage(b *testing.B) {
+	for _, bc := range []struct {
+		name      string
+		failAfter int
+	}{{"failfast=off", -1}, {"failfast=on", 0}} {
+		b.Run(bc.name, func(b *testing.B) {
+			inst := redistest.Private(b)
+			opts, err := redis.ParseURL(inst.URL())
+			if err != nil {
+				b.Fatal(err)
+			}
+			opts.ContextTimeoutEnabled = true
+			client := redis.NewClient(opts)
+			defer client.Close()
+			s, err := New(client, Config{FailAfter: bc.failAfter, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			l, err := ratelimit.New(ratelimit.Config{Store: s, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			req := principal.Set(httptest.NewRequest(http.MethodGet, "/v1/things/1", nil), principal.Principal{KeyID: "key_a"})
+			if err := l.Limit(http.Header{}, req, "/v1/things/:id"); err != nil {
+				b.Fatal(err)
+			}
+			inst.Pause(b)
+			for range 3 { // the failures that open the gate, when there is one
+				_ = l.Limit(http.Header{}, req, "/v1/things/:id")
+			}
+			var worst time.Duration
+			b.ResetTimer()
+			for range b.N {
+				start := time.Now()
+				if err := l.Limit(http.Header{}, req, "/v1/things/:id"); err != nil {
+					b.Fatalf("fail-open limiter refused: %v", err)
+				}
+				worst = max(worst, time.Since(start))
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(worst.Microseconds()), "worst-µs")
 		})
 	}
 }

@@ -12,6 +12,32 @@
 // again, so idle buckets cost nothing. Every decision is bounded by a short
 // timeout; a Redis failure is an error (the limiter's failure policy
 // applies), never a denial.
+//
+// # Outages
+//
+// After Config.FailAfter consecutive failed decisions (timeouts, refused
+// connections; not Redis replies) the store fails fast: Allow returns an
+// error wrapping [ErrUnavailable] at once, without calling Redis, so the
+// limiter's fail-open or fail-closed policy applies without the timeout
+// added to every request. One background goroutine probes Redis every
+// Config.ProbeInterval and lets decisions through again when it answers;
+// none runs while Redis is healthy. Close stops it.
+//
+// # Decisions that arrive late
+//
+// Each decision carries its caller's deadline, converted to Redis's clock
+// (the offset is learnt from the replies, which carry Redis's time). A
+// decision Redis runs after that deadline (it was queued while Redis
+// stalled and the caller has given up) takes no tokens. What is left: a
+// decision Redis ran in time whose reply was lost spends its tokens (one
+// request's cost); nothing tells the store it ran, so nothing refunds it.
+//
+// # Redis requirements
+//
+// Persistence is optional (a restart refills every bucket: clients get at
+// most one extra burst). Any eviction policy is safe (an evicted bucket is
+// a full bucket), but noeviction or volatile-* keep the limiter exact
+// under memory pressure. See docs/ratelimit.md for memory per key.
 package redisstore
 
 import (
@@ -19,14 +45,17 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/layershq/errkit/event"
 	"github.com/layershq/errkit/internal/redisclient"
 	"github.com/layershq/errkit/ratelimit"
+	"github.com/layershq/errkit/requestid"
 )
 
 // Config configures a [Store]. The zero value is usable.
@@ -37,7 +66,25 @@ type Config struct {
 	// Timeout bounds each decision (one round trip), through
 	// context.WithTimeout on the caller's context. Default 100ms.
 	Timeout time.Duration
+	// FailAfter is how many consecutive failed decisions make the store
+	// fail fast (see the package documentation). Default 3; negative
+	// disables failing fast (every decision waits for Redis, up to
+	// Timeout).
+	FailAfter int
+	// ProbeInterval is how often Redis is probed while the store fails
+	// fast. Default 500ms.
+	ProbeInterval time.Duration
+	// Events receives a KindStore event (Component "ratelimit") for every
+	// failed decision, failing fast included. Nil: none.
+	Events event.Hook
+	// Logger receives the start and end of an outage (once each).
+	// Default requestid.DefaultLogger().
+	Logger *slog.Logger
 }
+
+// ErrUnavailable is wrapped by the errors Allow returns without calling
+// Redis while the store fails fast.
+var ErrUnavailable = redisclient.ErrUnavailable
 
 // DefaultPrefix is the default key prefix of a [Store].
 const DefaultPrefix = "errkit:ratelimit:"
@@ -61,6 +108,9 @@ type Store struct {
 	client  redis.UniversalClient
 	prefix  string
 	timeout time.Duration
+	events  event.Hook
+	gate    *redisclient.Gate
+	clock   redisclient.Clock
 	closed  atomic.Bool
 }
 
@@ -88,7 +138,23 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 	if cfg.Timeout < 0 {
 		return nil, fmt.Errorf("ratelimit/redisstore: timeout must be positive, got %v", cfg.Timeout)
 	}
-	return &Store{client: client, prefix: cfg.Prefix, timeout: cfg.Timeout}, nil
+	if cfg.ProbeInterval < 0 {
+		return nil, fmt.Errorf("ratelimit/redisstore: probe interval must not be negative, got %v", cfg.ProbeInterval)
+	}
+	log := requestid.OrDefault(cfg.Logger).With(slog.String("component", "ratelimit.redisstore"))
+	s := &Store{client: client, prefix: cfg.Prefix, timeout: cfg.Timeout, events: cfg.Events}
+	s.gate = redisclient.NewGate(client, redisclient.GateConfig{
+		FailAfter:     cfg.FailAfter,
+		ProbeInterval: cfg.ProbeInterval,
+		OnOpen: func(err error) {
+			log.Error("Redis is failing: rate-limit decisions fail fast (the limiter's failure policy applies) until it answers again",
+				slog.String("error", err.Error()))
+		},
+		OnClose: func(down time.Duration) {
+			log.Info("Redis answers again: rate-limit decisions resume", slog.Duration("down", down))
+		},
+	})
+	return s, nil
 }
 
 // Key returns the Redis key of the bucket of (key, class): the prefix, the
@@ -110,15 +176,25 @@ func (s *Store) Allow(ctx context.Context, key string, class ratelimit.Class, co
 	if s.closed.Load() {
 		return ratelimit.Decision{}, ratelimit.ErrClosed
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	res, err := script.Run(ctx, s.client, []string{s.Key(key, class.Name)},
-		int64(iv), class.Rate.Burst, cost, ratelimit.StaggerSlots).Int64Slice()
-	if err != nil {
-		return ratelimit.Decision{}, fmt.Errorf("ratelimit/redisstore: %w", err)
+	rkey := s.Key(key, class.Name)
+	if err := s.gate.Allow(); err != nil {
+		return ratelimit.Decision{}, s.fail(ctx, err)
 	}
-	if len(res) != 4 {
-		return ratelimit.Decision{}, fmt.Errorf("ratelimit/redisstore: script replied %d values, want 4", len(res))
+	cctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	sent := time.Now()
+	res, err := script.Run(cctx, s.client, []string{rkey},
+		int64(iv), class.Rate.Burst, cost, ratelimit.StaggerSlots, s.clock.Deadline(cctx)).Int64Slice()
+	s.gate.Record(ctx, rkey, err)
+	if err != nil {
+		return ratelimit.Decision{}, s.fail(ctx, err)
+	}
+	if len(res) != 5 {
+		return ratelimit.Decision{}, fmt.Errorf("ratelimit/redisstore: script replied %d values, want 5", len(res))
+	}
+	s.clock.Observe(sent, time.Now(), res[4])
+	if res[0] < 0 {
+		return ratelimit.Decision{}, s.fail(ctx, errLate)
 	}
 	return ratelimit.Decision{
 		Allowed:    res[0] == 1,
@@ -129,11 +205,24 @@ func (s *Store) Allow(ctx context.Context, key string, class ratelimit.Class, co
 	}, nil
 }
 
-// Close makes Allow return [ratelimit.ErrClosed]. It does not close the
-// Redis client and starts no goroutine, so it has nothing to wait for. It
-// is idempotent and returns nil.
+// errLate is the cause when Redis ran a decision after its caller's
+// deadline (and so took nothing).
+var errLate = errors.New("Redis ran the decision after its deadline; no tokens were taken")
+
+// fail wraps a failed decision's error and reports it.
+func (s *Store) fail(ctx context.Context, err error) error {
+	err = fmt.Errorf("ratelimit/redisstore: %w", err)
+	event.Fire(ctx, s.events, event.Event{Kind: event.KindStore, Outcome: event.OutcomeFailed,
+		Component: event.ComponentRateLimit, Err: err})
+	return err
+}
+
+// Close makes Allow return [ratelimit.ErrClosed] and stops the outage
+// probe, waiting for it to end. It does not close the Redis client. It is
+// idempotent and returns nil.
 func (s *Store) Close() error {
 	s.closed.Store(true)
+	s.gate.Close()
 	return nil
 }
 

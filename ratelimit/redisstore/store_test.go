@@ -37,16 +37,40 @@ func redisClient(t *testing.T, inst *redistest.Instance) *redis.Client {
 func newStore(t *testing.T, inst *redistest.Instance, prefix string) (*Store, *redis.Client) {
 	t.Helper()
 	c := redisClient(t, inst)
+	return newStoreOn(t, c, prefix), c
+}
+
+// newStoreOn is New on client under prefix, closed when the test ends.
+func newStoreOn(t *testing.T, c redis.UniversalClient, prefix string) *Store {
+	t.Helper()
 	s, err := New(c, Config{Prefix: prefix, Timeout: 10 * time.Second})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
-	return s, c
+	return s
+}
+
+// forEachRedis runs f on a single Redis server and on a three-master Redis
+// Cluster, each with a client of its own and a fresh prefix.
+func forEachRedis(t *testing.T, f func(t *testing.T, c redis.UniversalClient, prefix string)) {
+	t.Run("single", func(t *testing.T) {
+		t.Parallel()
+		inst := redistest.Server(t)
+		f(t, redisClient(t, inst), inst.Prefix(t))
+	})
+	t.Run("cluster", func(t *testing.T) {
+		t.Parallel()
+		cl := redistest.Cluster(t)
+		f(t, cl.Client(t), cl.Prefix(t))
+	})
 }
 
 func TestStoreDecisions(t *testing.T) {
 	t.Parallel()
-	inst := redistest.Server(t)
-	s, c := newStore(t, inst, inst.Prefix(t))
+	forEachRedis(t, testStoreDecisions)
+}
+
+func testStoreDecisions(t *testing.T, c redis.UniversalClient, prefix string) {
+	s := newStoreOn(t, c, prefix)
 	ctx := context.Background()
 	// 1 token per 10 s keeps real time negligible against the figures.
 	class := ratelimit.Class{Name: "read", Rate: ratelimit.Rate{PerSecond: 0.1, Burst: 3}}
@@ -166,15 +190,26 @@ func TestStoreStagger(t *testing.T) {
 }
 
 // TestStoreExact hammers one bucket through one store, then through a
-// fleet of two stores with their own clients sharing one Redis.
+// fleet of two stores with their own clients sharing one Redis (a single
+// server, and a cluster).
 func TestStoreExact(t *testing.T) {
 	t.Parallel()
-	inst := redistest.Server(t)
-	prefix := inst.Prefix(t)
+	t.Run("single", func(t *testing.T) {
+		t.Parallel()
+		inst := redistest.Server(t)
+		testStoreExact(t, func() redis.UniversalClient { return redisClient(t, inst) }, inst.Prefix(t))
+	})
+	t.Run("cluster", func(t *testing.T) {
+		t.Parallel()
+		cl := redistest.Cluster(t)
+		testStoreExact(t, func() redis.UniversalClient { return cl.Client(t) }, cl.Prefix(t))
+	})
+}
+
+func testStoreExact(t *testing.T, client func() redis.UniversalClient, prefix string) {
 	class := ratelimit.Class{Name: "write", Rate: ratelimit.Rate{PerSecond: 200, Burst: 20}}
 	t.Run("one", func(t *testing.T) {
-		t.Parallel()
-		s, _ := newStore(t, inst, prefix+"one:")
+		s := newStoreOn(t, client(), prefix+"one:")
 		admitted, elapsed := storetest.Hammer(t, 2*time.Second, 8, func(ctx context.Context) (bool, error) {
 			d, err := s.Allow(ctx, "key_exact", class, 1)
 			return d.Allowed, err
@@ -182,9 +217,8 @@ func TestStoreExact(t *testing.T) {
 		storetest.AssertExact(t, class.Rate.PerSecond, class.Rate.Burst, admitted, elapsed)
 	})
 	t.Run("fleet", func(t *testing.T) {
-		t.Parallel()
-		a, _ := newStore(t, inst, prefix+"fleet:")
-		b, _ := newStore(t, inst, prefix+"fleet:")
+		a := newStoreOn(t, client(), prefix+"fleet:")
+		b := newStoreOn(t, client(), prefix+"fleet:")
 		var n atomic.Int64
 		admitted, elapsed := storetest.Hammer(t, 2*time.Second, 8, func(ctx context.Context) (bool, error) {
 			// Alternate servers per call: each goroutine uses both.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +15,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/layershq/errkit/event"
+	"github.com/layershq/errkit/internal/redisclient"
 	"github.com/layershq/errkit/requestid"
 	"github.com/layershq/errkit/upstream"
 )
@@ -46,10 +47,26 @@ type Config struct {
 	// Redis restart): an instance that missed a trip learns of it within
 	// ResyncInterval. Default DefaultResyncInterval.
 	ResyncInterval time.Duration
-	// Logger receives outages of the subscription. Default
-	// requestid.DefaultLogger().
+	// Logger receives outages of the subscription and of the calls.
+	// Default requestid.DefaultLogger().
 	Logger *slog.Logger
+	// FailAfter is how many consecutive Trip, Reset, Probe or Release
+	// calls without an answer make the store fail fast: calls then return
+	// an error wrapping [ErrUnavailable] at once (the breakers carry on
+	// from their own state without waiting their StoreTimeout) while a
+	// background probe waits for Redis. Default 3; negative disables it.
+	FailAfter int
+	// ProbeInterval is how often Redis is probed while the store fails
+	// fast. Default 500ms.
+	ProbeInterval time.Duration
+	// Events receives a KindStore event (Component "breaker") for every
+	// failed call. Nil: none.
+	Events event.Hook
 }
+
+// ErrUnavailable is wrapped by the errors the store returns without
+// calling Redis while it fails fast.
+var ErrUnavailable = redisclient.ErrUnavailable
 
 // Store is the fleet's [upstream.Store]. It holds no circuit state of its
 // own: the breakers keep theirs in memory, and the Store carries their
@@ -69,6 +86,8 @@ type Store struct {
 	origin  string // this instance, to skip its own announcements
 
 	tokens atomic.Uint64
+	gate   *redisclient.Gate
+	events event.Hook
 
 	mu       sync.Mutex
 	watchers map[int]func(string, time.Time)
@@ -89,13 +108,13 @@ type Store struct {
 // duration, never for an unreachable Redis: the breakers then work on
 // their own and the Store catches up when Redis is back.
 func New(client redis.UniversalClient, cfg Config) (*Store, error) {
-	if isNil(client) {
+	if redisclient.IsNil(client) {
 		return nil, errors.New("upstream/redisstore: nil Redis client")
 	}
-	if !contextTimeouts(client) {
+	if !redisclient.HonoursDeadlines(client) {
 		return nil, ErrContextTimeoutDisabled
 	}
-	if cfg.Timeout < 0 || cfg.ResyncInterval < 0 {
+	if cfg.Timeout < 0 || cfg.ResyncInterval < 0 || cfg.ProbeInterval < 0 {
 		return nil, errors.New("upstream/redisstore: Config durations must not be negative")
 	}
 	if cfg.Prefix == "" {
@@ -120,7 +139,20 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 		origin:   hex.EncodeToString(id[:]),
 		watchers: make(map[int]func(string, time.Time)),
 		resync:   make(chan struct{}, 1),
+		events:   cfg.Events,
 	}
+	s.gate = redisclient.NewGate(client, redisclient.GateConfig{
+		FailAfter:     cfg.FailAfter,
+		ProbeInterval: cfg.ProbeInterval,
+		OnOpen: func(err error) {
+			s.log.Error("Redis is failing: circuit changes are not shared with the fleet (calls fail fast) until it answers again",
+				slog.String("error", err.Error()))
+		},
+		OnClose: func(down time.Duration) {
+			s.log.Info("Redis answers again: circuit changes are shared again", slog.Duration("down", down))
+			s.requestResync()
+		},
+	})
 	s.needScripts.Store(true)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -131,35 +163,40 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-func isNil(client redis.UniversalClient) bool {
-	if client == nil {
-		return true
-	}
-	v := reflect.ValueOf(client)
-	return v.Kind() == reflect.Pointer && v.IsNil()
-}
-
-func contextTimeouts(client redis.UniversalClient) bool {
-	switch c := client.(type) {
-	case *redis.Client:
-		return c.Options().ContextTimeoutEnabled
-	case *redis.ClusterClient:
-		return c.Options().ContextTimeoutEnabled
-	case *redis.Ring:
-		return c.Options().ContextTimeoutEnabled
-	}
-	return true
-}
-
-// Close stops the background work and waits for it to end. It does not
-// close the Redis client. Calling it again does nothing.
+// Close stops the background work (and a running outage probe) and waits
+// for it to end. It does not close the Redis client. Calling it again does
+// nothing.
 func (s *Store) Close() error {
 	s.closed.Do(func() {
 		s.cancel()
 		_ = s.ps.Close()
 		s.wg.Wait()
+		s.gate.Close()
 	})
 	return nil
+}
+
+// call runs one request-path call through the gate, wrapping and
+// reporting its failure as the failure of what.
+func (s *Store) call(ctx context.Context, what string, f func(ctx context.Context) error) error {
+	if err := s.gate.Allow(); err != nil {
+		return s.fail(ctx, what, err)
+	}
+	bctx, cancel := s.bounded(ctx)
+	defer cancel()
+	err := f(bctx)
+	s.gate.Record(ctx, s.hash, err)
+	if err != nil {
+		return s.fail(ctx, what, err)
+	}
+	return nil
+}
+
+func (s *Store) fail(ctx context.Context, what string, err error) error {
+	err = fmt.Errorf("upstream/redisstore: %s: %w", what, err)
+	event.Fire(ctx, s.events, event.Event{Kind: event.KindStore, Outcome: event.OutcomeFailed,
+		Component: event.ComponentBreaker, Err: err})
+	return err
 }
 
 // A circuit's hash field is "<platform>:<resource>" and its value
@@ -223,35 +260,31 @@ func (s *Store) bounded(ctx context.Context) (context.Context, context.CancelFun
 
 // Trip records key open until until and announces it, in one round trip.
 func (s *Store) Trip(ctx context.Context, key string, now, until time.Time) error {
-	ctx, cancel := s.bounded(ctx)
-	defer cancel()
 	ms := strconv.FormatInt(until.UnixMilli(), 10)
 	ttl := (until.Sub(now) + keepAfterCooldown).Milliseconds()
-	err := tripScript.Run(ctx, s.client, []string{s.hash}, key, ms, ttl, s.channel, "T "+s.origin+" "+ms+" "+key).Err()
-	if err != nil {
-		return fmt.Errorf("upstream/redisstore: trip %s: %w", key, err)
-	}
-	return nil
+	return s.call(ctx, "trip "+key, func(ctx context.Context) error {
+		return tripScript.Run(ctx, s.client, []string{s.hash}, key, ms, ttl, s.channel, "T "+s.origin+" "+ms+" "+key).Err()
+	})
 }
 
 // Reset records key closed and announces it, in one round trip.
 func (s *Store) Reset(ctx context.Context, key string) error {
-	ctx, cancel := s.bounded(ctx)
-	defer cancel()
-	if err := resetScript.Run(ctx, s.client, []string{s.hash}, key, s.channel, "R "+s.origin+" "+key).Err(); err != nil {
-		return fmt.Errorf("upstream/redisstore: reset %s: %w", key, err)
-	}
-	return nil
+	return s.call(ctx, "reset "+key, func(ctx context.Context) error {
+		return resetScript.Run(ctx, s.client, []string{s.hash}, key, s.channel, "R "+s.origin+" "+key).Err()
+	})
 }
 
 // Probe asks for key's probe at now, in one round trip.
 func (s *Store) Probe(ctx context.Context, key string, now time.Time, lease time.Duration) (upstream.Probe, error) {
-	ctx, cancel := s.bounded(ctx)
-	defer cancel()
 	token := s.origin + "-" + strconv.FormatUint(s.tokens.Add(1), 10)
-	res, err := probeScript.Run(ctx, s.client, []string{s.hash}, key, now.UnixMilli(), lease.Milliseconds(), token).Int64Slice()
+	var res []int64
+	err := s.call(ctx, "probe "+key, func(ctx context.Context) error {
+		var err error
+		res, err = probeScript.Run(ctx, s.client, []string{s.hash}, key, now.UnixMilli(), lease.Milliseconds(), token).Int64Slice()
+		return err
+	})
 	if err != nil {
-		return upstream.Probe{}, fmt.Errorf("upstream/redisstore: probe %s: %w", key, err)
+		return upstream.Probe{}, err
 	}
 	if len(res) == 0 {
 		return upstream.Probe{}, fmt.Errorf("upstream/redisstore: probe %s: empty reply", key)
@@ -276,12 +309,9 @@ func (s *Store) Probe(ctx context.Context, key string, now time.Time, lease time
 
 // Release gives back the probe token holds, in one round trip.
 func (s *Store) Release(ctx context.Context, key, token string) error {
-	ctx, cancel := s.bounded(ctx)
-	defer cancel()
-	if err := releaseScript.Run(ctx, s.client, []string{s.hash}, key, token).Err(); err != nil {
-		return fmt.Errorf("upstream/redisstore: release %s: %w", key, err)
-	}
-	return nil
+	return s.call(ctx, "release "+key, func(ctx context.Context) error {
+		return releaseScript.Run(ctx, s.client, []string{s.hash}, key, token).Err()
+	})
 }
 
 // Watch registers fn for the trips and resets of other instances, and for

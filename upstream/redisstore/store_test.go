@@ -111,7 +111,12 @@ type instance struct {
 
 func newInstance(t *testing.T, inst *redistest.Instance, prefix string, clock upstream.Clock, cfg redisstore.Config, bcfg upstream.BreakerConfig) *instance {
 	t.Helper()
-	client := inst.Client(t)
+	return newInstanceOn(t, inst.Client(t), prefix, clock, cfg, bcfg)
+}
+
+// newInstanceOn is newInstance on a client of any topology.
+func newInstanceOn(t *testing.T, client redis.UniversalClient, prefix string, clock upstream.Clock, cfg redisstore.Config, bcfg upstream.BreakerConfig) *instance {
+	t.Helper()
 	hook := &countingHook{}
 	client.AddHook(hook)
 	cfg.Prefix = prefix
@@ -158,14 +163,24 @@ func (i *instance) refusedFor(t *testing.T) int64 {
 }
 
 // TestFleet: opened on A, CIRCUIT_OPEN on B within a second with the same
-// remaining time, one probe for the fleet, and its verdict everywhere.
+// remaining time, one probe for the fleet, and its verdict everywhere; on a
+// single Redis and on a Redis Cluster (pub/sub across its nodes).
 func TestFleet(t *testing.T) {
-	inst := redistest.Server(t)
-	prefix := inst.Prefix(t)
+	t.Run("single", func(t *testing.T) {
+		inst := redistest.Server(t)
+		testFleet(t, func() redis.UniversalClient { return inst.Client(t) }, inst.Prefix(t))
+	})
+	t.Run("cluster", func(t *testing.T) {
+		cl := redistest.Cluster(t)
+		testFleet(t, func() redis.UniversalClient { return cl.Client(t) }, cl.Prefix(t))
+	})
+}
+
+func testFleet(t *testing.T, client func() redis.UniversalClient, prefix string) {
 	clock := &fakeClock{now: t0}
 	bcfg := upstream.BreakerConfig{Failures: 3, Cooldown: 30 * time.Second}
-	a := newInstance(t, inst, prefix, clock, redisstore.Config{}, bcfg)
-	b := newInstance(t, inst, prefix, clock, redisstore.Config{}, bcfg)
+	a := newInstanceOn(t, client(), prefix, clock, redisstore.Config{}, bcfg)
+	b := newInstanceOn(t, client(), prefix, clock, redisstore.Config{}, bcfg)
 
 	a.fail(t, 3)
 	start := time.Now()

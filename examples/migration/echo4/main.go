@@ -301,13 +301,13 @@ func newStores(cfg config) (*stores, error) {
 	}
 	switches, err := ksredis.New(client, ksredis.Config{Prefix: cfg.RedisPrefix + "killswitch:", Logger: cfg.Logger})
 	if err != nil {
-		return nil, errors.Join(err, client.Close())
+		return nil, errors.Join(err, limits.Close(), client.Close())
 	}
-	replays, err := idemredis.New(client, idemredis.Config{Prefix: cfg.RedisPrefix + "idempotency:"})
+	replays, err := idemredis.New(client, idemredis.Config{Prefix: cfg.RedisPrefix + "idempotency:", Logger: cfg.Logger})
 	if err != nil {
-		return nil, errors.Join(err, switches.Close(), client.Close())
+		return nil, errors.Join(err, switches.Close(), limits.Close(), client.Close())
 	}
 	return &stores{limits: limits, switches: switches, replays: replays, close: func() error {
-		return errors.Join(switches.Close(), client.Close())
+		return errors.Join(replays.Close(), switches.Close(), limits.Close(), client.Close())
 	}}, nil
 }
