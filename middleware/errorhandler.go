@@ -46,6 +46,11 @@ type ErrorHandlerConfig struct {
 	// with an error (see httperror.Config.Events), with c.Path() as the
 	// route: a route template, or "" when the router matched nothing.
 	Events event.Hook
+
+	// StackLogInterval is how often an identical panic stack is logged in
+	// full (see httperror.Config.StackLogInterval): 0 is
+	// httperror.DefaultStackLogInterval, negative logs every stack.
+	StackLogInterval time.Duration
 }
 
 // DefaultErrorHandlerConfig is the default error handler configuration:
@@ -89,6 +94,7 @@ func newWriter(cfg ErrorHandlerConfig) (*httperror.Writer, error) {
 		DefaultRetryAfter:  cfg.DefaultRetryAfter,
 		Translate:          translate,
 		Events:             cfg.Events,
+		StackLogInterval:   cfg.StackLogInterval,
 	})
 }
 

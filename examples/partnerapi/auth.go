@@ -1,54 +1,86 @@
 package main
 
 import (
-	"crypto/subtle"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
 	"net/http"
-	"strings"
 
-	"github.com/layershq/errkit/apierror"
+	"github.com/layershq/errkit/bearer"
 	"github.com/layershq/errkit/principal"
+	"github.com/layershq/errkit/ratelimit"
 )
 
-// bearerToken returns the token of an "Authorization: Bearer <token>" header
-// value. The scheme is case-insensitive; the token is one non-empty word.
-func bearerToken(header string) (string, bool) {
-	scheme, token, ok := strings.Cut(header, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") {
-		return "", false
-	}
-	return token, true
+// authenticator is the service's authentication: errkit's bearer
+// extractor over the store's keys, behind the failed-authentication
+// throttle.
+type authenticator struct {
+	store    *store
+	throttle *ratelimit.Throttle
 }
 
-// authenticateRequest is the service's authentication: it verifies the API key and
-// returns r with the caller recorded by principal.Set, which the rate
-// limiter, the kill switch and the idempotency guard read. A missing,
-// malformed or unknown key is UNAUTHENTICATED; the key itself is never
-// echoed or logged. Each framework's wiring runs it as middleware and
-// carries the returned request on.
-func (s *store) authenticateRequest(r *http.Request) (*http.Request, error) {
-	header := r.Header.Get("Authorization")
-	if header == "" {
-		return nil, apierror.Unauthenticated().WithMessage("The Authorization header is missing.")
-	}
-	secret, ok := bearerToken(header)
-	if !ok {
-		return nil, apierror.Unauthenticated().WithMessage("The Authorization header must be \"Bearer <API key>\".")
-	}
-	p, ok := s.authenticate(secret)
-	if !ok {
-		return nil, apierror.Unauthenticated().WithMessage("The API key is not valid.")
-	}
-	return principal.Set(r, p), nil
+// lookup resolves an API key through the store, which keys the table by
+// SHA-256, so no secret is compared and the key is never logged.
+func (s *store) lookup(_ context.Context, token string) (principal.Principal, bool, error) {
+	p, ok := s.authenticate(token)
+	return p, ok, nil
 }
 
-// adminAuthorizer guards the operator API with a fixed bearer token, compared
-// in constant time. Any failure is UNAUTHENTICATED.
-func adminAuthorizer(token string) func(r *http.Request) (string, error) {
+// authenticate verifies the API key and returns r with the caller recorded
+// by principal.Set, which the rate limiter, the kill switch and the
+// idempotency guard read. A missing, malformed, duplicated or unknown key is
+// UNAUTHENTICATED (bearer.Authenticate); the key itself is never echoed or
+// logged. Each framework's wiring runs it as middleware, with h the
+// response's header, and carries the returned request on.
+//
+// Failed attempts are counted per client IP: once a client has spent its
+// failure budget, every request it sends, a right key included, is
+// RATE_LIMITED with Retry-After until the budget refills, so guessing keys
+// gets nowhere. A caller that never fails is never counted.
+func (a *authenticator) authenticate(h http.Header, r *http.Request) (*http.Request, error) {
+	if err := a.throttle.Check(h, r); err != nil {
+		return r, err
+	}
+	authed, err := bearer.Authenticate(r, a.store.lookup)
+	if err != nil {
+		if terr := a.throttle.Fail(h, r); terr != nil {
+			return r, terr
+		}
+		return r, err
+	}
+	return authed, nil
+}
+
+// adminAuthorizer guards the operator API with a fixed bearer token
+// (bearer.Match: exactly one well-formed credential, compared in constant
+// time), behind the same failed-authentication throttle as the API keys:
+// a client's failures at either count against one budget. Any refusal is
+// UNAUTHENTICATED, or RATE_LIMITED once the budget is spent. The
+// operator API's own Authorize has no response header to write to;
+// Retry-After comes from the error, which the error writer renders.
+func adminAuthorizer(token string, throttle *ratelimit.Throttle) func(r *http.Request) (string, error) {
 	return func(r *http.Request) (string, error) {
-		got, ok := bearerToken(r.Header.Get("Authorization"))
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
-			return "", apierror.Unauthenticated()
+		h := http.Header{}
+		if err := throttle.Check(h, r); err != nil {
+			return "", err
+		}
+		if err := bearer.Match(r, token); err != nil {
+			if terr := throttle.Fail(h, r); terr != nil {
+				return "", terr
+			}
+			return "", err
 		}
 		return "admin", nil
 	}
+}
+
+// newAdminToken returns a fresh operator token: "admin_" and 128 random
+// bits in hex, within bearer's token alphabet.
+func newAdminToken() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("admin token: %w", err)
+	}
+	return "admin_" + hex.EncodeToString(b[:]), nil
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,16 +81,17 @@ func removeBinary() {
 	}
 }
 
-// startBinary starts the real command with -framework framework on a free
-// loopback port and waits until /healthz answers. The process is killed at
-// cleanup if the test has not stopped it.
-func startBinary(t *testing.T, framework string) *binary {
+// startBinary starts the real command with -framework framework and args on
+// a free loopback port and waits until /healthz answers. The process is
+// killed at cleanup if the test has not stopped it.
+func startBinary(t *testing.T, framework string, args ...string) *binary {
 	t.Helper()
 	bin, err := buildBinary()
 	require.NoError(t, err, "go build")
 
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
-	b := &binary{cmd: exec.Command(bin, "-addr", addr, "-framework", framework), exited: make(chan error, 1), base: "http://" + addr}
+	args = append([]string{"-addr", addr, "-framework", framework}, args...)
+	b := &binary{cmd: exec.Command(bin, args...), exited: make(chan error, 1), base: "http://" + addr}
 	b.cmd.Stdout, b.cmd.Stderr = &b.stdout, &b.stderr
 	require.NoError(t, b.cmd.Start())
 	go func() { b.exited <- b.cmd.Wait() }()
@@ -128,6 +130,8 @@ func testBinary(t *testing.T, framework string) {
 	reqID := resp.header.Get("X-Request-Id")
 	unauth := doURL(t, base, request{method: "GET", path: "/v1/whoami"})
 	requireError(t, unauth, 401, "UNAUTHENTICATED")
+	requireError(t, admin(t, base, "GET", "", "admin_demo"), 401, "UNAUTHENTICATED")
+	adminStatus := admin(t, base, "GET", "", bannerToken(t, stdout)).status
 
 	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
 	select {
@@ -144,6 +148,14 @@ func testBinary(t *testing.T, framework string) {
 		require.Contains(t, out, k.Secret)
 	}
 	require.Equal(t, 3, strings.Count(out, "curl -i "))
+	// Without -admin-token, a random operator token, printed once and
+	// never logged; the operator API took it while the process ran.
+	token := regexp.MustCompile(`Operator token \(/admin/killswitch\): (admin_[0-9a-f]{32})\n`).FindStringSubmatch(out)
+	require.NotNil(t, token, "no generated operator token in the banner:\n%s", out)
+	require.Equal(t, 1, strings.Count(out, token[1]))
+	require.Equal(t, adminStatus, 200)
+	require.NotContains(t, stderr.String(), token[1], "the operator token is never logged")
+	require.NotContains(t, out, "admin_demo")
 
 	var sawWhoami, sawUnauth, sawStopped bool
 	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
@@ -173,6 +185,20 @@ func testBinary(t *testing.T, framework string) {
 	require.True(t, sawStopped, "no graceful stop")
 }
 
+// bannerToken returns the operator token of the banner on out, once it is
+// printed (just after the listener is serving).
+func bannerToken(t *testing.T, out *syncBuffer) string {
+	t.Helper()
+	re := regexp.MustCompile(`Operator token \(/admin/killswitch\): (\S+)\n`)
+	var m []string
+	_, ok := waitFor(t, 5*time.Second, func() bool {
+		m = re.FindStringSubmatch(out.String())
+		return m != nil
+	})
+	require.True(t, ok, "no operator token in the banner:\n%s", out.String())
+	return m[1]
+}
+
 // TestFlags rejects rates the rate limiter cannot use before starting.
 func TestFlags(t *testing.T) {
 	for _, args := range [][]string{
@@ -185,6 +211,19 @@ func TestFlags(t *testing.T) {
 		{"-framework", "echo6"},
 		{"-framework", ""},
 		{"-framework", "Echo4"},
+		{"-auth-failure-burst", "0"},
+		{"-auth-failure-rate", "-1"},
+		{"-public-burst", "0.5"},
+		{"-public-rate", "0"},
+		{"-trusted-proxies", "10.0.0.0/33"},
+		{"-trusted-proxies", "proxy.internal"},
+		{"-read-timeout", "0s"},
+		{"-read-header-timeout", "-1s"},
+		{"-write-timeout", "0s"},
+		{"-idle-timeout", "0s"},
+		{"-shutdown-timeout", "0s"},
+		{"-redis-cluster", ","},
+		{"-redis", "redis://127.0.0.1:1/0", "-redis-cluster", "127.0.0.1:1"},
 	} {
 		var out bytes.Buffer
 		require.Error(t, run(args, &out), "%v", args)

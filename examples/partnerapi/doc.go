@@ -15,6 +15,7 @@
 // several instances form one fleet, of one framework or of several: an
 // echo v4 instance and an echo v5 one share buckets, kill switches and
 // replays, as a fleet does in the middle of a move from v4 to v5.
+// -redis-cluster puts the same stores on a Redis Cluster.
 //
 // The business logic is written once, against net/http: the handlers
 // (handlers.go, errorsroute.go) read *http.Request (path parameters with
@@ -28,8 +29,11 @@
 //  1. the adapter's Install: request IDs, panic recovery, the envelope error
 //     writer (and, with -access-log, one log line per request);
 //  2. the global kill switch on /v1, before authentication;
-//  3. the service's authentication, which records the caller with
-//     principal.Set;
+//  3. on the routes that need no key, a token bucket per client IP
+//     (clientip); on the others, the service's authentication (errkit's
+//     bearer), which records the caller with principal.Set, behind a
+//     throttle of failed authentication per client IP
+//     (ratelimit.Throttle);
 //  4. the key and organization kill switches;
 //  5. the rate limiter, per (key ID, endpoint class);
 //  6. the 1 MiB body limit;
@@ -37,7 +41,10 @@
 //  8. the route's scope check, then the handler.
 //
 // Handlers return *apierror.Error values (or any error) and never write an
-// error body themselves. Whatever the table does not serve answers
+// error body themselves; JSON bodies are decoded strictly (jsonbody). The
+// http.Server cuts slow headers, bodies, responses and idle keep-alives
+// (-read-header-timeout, -read-timeout, -write-timeout, -idle-timeout), and
+// without -admin-token the operator token is random, printed once. Whatever the table does not serve answers
 // NOT_FOUND (with Allow when only the method is wrong) through the same
 // chain on every framework, rather than through the router's own 404, 405
 // or OPTIONS answers. Every framework reports the same route templates
@@ -45,4 +52,14 @@
 // the idempotency fingerprint, so a mixed fleet shares buckets and replays.
 // GET /v1/errors lists the catalogue and GET /v1/errors/{code}/example
 // answers any code exactly as the API would.
+//
+// Two routes make real outbound calls through errkit's upstream package:
+// POST /v1/content/{containerId}/publish publishes an approved container to
+// a platform through the platform client and its circuit breaker
+// (PLATFORM_ERROR, CIRCUIT_OPEN), and POST /v1/apps/{appId}/media fetches a
+// caller-given URL through the fetcher (SCRAPE_FAILED, PAYLOAD_TOO_LARGE,
+// private networks refused). Without -platform-base the platform is a fake
+// on a loopback port of the demo's own, answering in each platform's real
+// error format (README.md says how to make it fail each way), so the demo
+// still needs no network.
 package main

@@ -110,10 +110,19 @@ var examples = map[apierror.Code]func(h http.Header) error{
 
 // errorExample answers GET /v1/errors/{code}/example with that code's
 // example error, and NOT_FOUND for a code the catalogue does not have.
+// GET /v1/errors/INTERNAL/example?panic=true panics with the INTERNAL
+// example's error instead of returning it: the adapter's recovery answers
+// the same INTERNAL envelope and logs the panic with its stack (in full once
+// a minute per call site, see httperror's StackLogInterval).
 func errorExample(w http.ResponseWriter, r *http.Request) error {
-	example, ok := examples[apierror.Code(r.PathValue("code"))]
+	code := apierror.Code(r.PathValue("code"))
+	example, ok := examples[code]
 	if !ok {
 		return apierror.NotFound()
 	}
-	return example(w.Header())
+	err := example(w.Header())
+	if code == apierror.CodeInternal && r.URL.Query().Get("panic") == "true" {
+		panic(err)
+	}
+	return err
 }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/layershq/errkit/idempotency"
@@ -20,6 +22,7 @@ import (
 // stores, so they share buckets, kill switches and idempotency records.
 func TestFleet(t *testing.T) {
 	inst := redistest.Server(t)
+	redis := func(t *testing.T) Config { return Config{RedisURL: inst.URL(), RedisPrefix: inst.Prefix(t)} }
 	type fleet struct{ a, b string }
 	fleets := []fleet{{"echo4", "echo5"}, {"echo4", "nethttp"}, {"echo5", "nethttp"}}
 	for _, fw := range testFrameworks {
@@ -32,18 +35,37 @@ func TestFleet(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			testFleet(t, inst, f.a, f.b)
+			testFleet(t, redis(t), f.a, f.b)
 		})
 	}
 }
 
-// testFleet runs instance A on framework fa and B on fb.
-func testFleet(t *testing.T, inst *redistest.Instance, fa, fb string) {
+// TestFleetCluster runs the fleet test on a real three-master Redis
+// Cluster (-redis-cluster): shared buckets, kill switches through pub/sub
+// on a cluster, idempotent replays and the failed-authentication budget,
+// on a mixed fleet and on a fleet of one framework.
+func TestFleetCluster(t *testing.T) {
+	cluster := redistest.Cluster(t)
+	waitClusterPubSub(t, cluster.Addrs())
+	for _, f := range []struct{ a, b string }{{"echo4", "nethttp"}, {"echo5", "echo5"}} {
+		t.Run(f.a+"+"+f.b, func(t *testing.T) {
+			t.Parallel()
+			testFleet(t, Config{RedisClusterAddrs: cluster.Addrs(), RedisPrefix: cluster.Prefix(t)}, f.a, f.b)
+		})
+	}
+}
+
+// testFleet runs instance A on framework fa and B on fb, on the Redis (or
+// Redis Cluster) and prefix of store.
+func testFleet(t *testing.T, store Config, fa, fb string) {
 	cfg := Config{
-		RedisURL:    inst.URL(),
-		RedisPrefix: inst.Prefix(t),
-		ReadRate:    rateOf(0.01, 4),
-		WriteRate:   rateOf(1e6, 1e6),
+		RedisURL:          store.RedisURL,
+		RedisClusterAddrs: store.RedisClusterAddrs,
+		RedisPrefix:       store.RedisPrefix,
+		ReadRate:          rateOf(0.01, 4),
+		WriteRate:         rateOf(1e6, 1e6),
+		AuthFailureRate:   rateOf(0.001, 4),
+		TrustedProxies:    loopbackProxy,
 		// Only pub/sub can meet the 1 s bound: the resync is far slower.
 		KillSwitchResync: time.Minute,
 	}
@@ -129,4 +151,50 @@ func testFleet(t *testing.T, inst *redistest.Instance, fa, fb string) {
 			})
 		}
 	})
+
+	t.Run("failed authentication budget shared", func(t *testing.T) {
+		// Two failures on each instance spend the client's budget of
+		// four: its next failure is refused on either, and from then on
+		// that instance refuses the client outright.
+		guesser := from("203.0.113.50")
+		for _, s := range []*testServer{a, b, a, b} {
+			requireError(t, s.do(t, request{method: "GET", path: "/v1/whoami", header: withKey(guesser, "lp_guess")}), 401, "UNAUTHENTICATED")
+		}
+		for _, s := range []*testServer{a, b} {
+			requireThrottled(t, s.do(t, request{method: "GET", path: "/v1/whoami", header: withKey(guesser, "lp_guess")}))
+			requireThrottled(t, s.do(t, request{method: "GET", path: "/v1/whoami", header: withKey(guesser, keyFull)}))
+		}
+		require.Equal(t, 200, b.do(t, request{method: "GET", path: "/v1/whoami", header: withKey(from("198.51.100.50"), keyOther)}).status)
+	})
+}
+
+// waitClusterPubSub waits until a message published on any node of the
+// cluster reaches a subscriber on any other. Redis Cluster broadcasts
+// PUBLISH over its bus, whose links to a node can still be coming up when a
+// new cluster already reports cluster_state:ok; a notification lost there
+// would only arrive with the next resync, and the kill-switch bound of a
+// second would fail for the cluster's youth, not for the store.
+func waitClusterPubSub(t *testing.T, addrs []string) {
+	t.Helper()
+	ctx := context.Background()
+	for i, sub := range addrs {
+		sc := redis.NewClient(&redis.Options{Addr: sub})
+		ps := sc.Subscribe(ctx, "redistest:probe")
+		_, err := ps.Receive(ctx) // the subscription's confirmation
+		require.NoError(t, err)
+		for j, pub := range addrs {
+			pc := redis.NewClient(&redis.Options{Addr: pub})
+			require.Eventually(t, func() bool {
+				if pc.Publish(ctx, "redistest:probe", "ping").Err() != nil {
+					return false
+				}
+				m, err := ps.ReceiveTimeout(ctx, 100*time.Millisecond)
+				_, isMsg := m.(*redis.Message)
+				return err == nil && isMsg
+			}, 10*time.Second, time.Millisecond, "PUBLISH on node %d does not reach a subscriber on node %d", j, i)
+			require.NoError(t, pc.Close())
+		}
+		require.NoError(t, ps.Close())
+		require.NoError(t, sc.Close())
+	}
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -8,9 +10,10 @@ import (
 	"unicode/utf8"
 
 	"github.com/layershq/errkit/apierror"
-	"github.com/layershq/errkit/httperror"
+	"github.com/layershq/errkit/jsonbody"
 	"github.com/layershq/errkit/principal"
 	"github.com/layershq/errkit/requestid"
+	"github.com/layershq/errkit/upstream"
 )
 
 // maxHookLength is the longest hook accepted, in characters.
@@ -25,8 +28,9 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
 // handlers are the routes of the demo API that need its domain.
 type handlers struct {
-	store  *store
-	worker *worker
+	store     *store
+	worker    *worker
+	upstreams *upstreams
 }
 
 // writeJSON answers status with v as JSON, byte for byte what echo's c.JSON
@@ -38,25 +42,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	return json.NewEncoder(w).Encode(v)
 }
 
-// bindJSON decodes a JSON request body into v. An empty body
-// (Content-Length: 0) leaves v as it is, so a missing field is reported by
-// validation rather than as malformed JSON; a body of another media type is
-// VALIDATION on the Content-Type; a body that does not decode is VALIDATION
-// naming the body or the field (httperror.FromDecodeError), and one past the
-// body limit PAYLOAD_TOO_LARGE.
+// bindJSON decodes a JSON request body into v with errkit's strict decoder
+// (jsonbody): an empty body (Content-Length: 0) leaves v as it is, so a
+// missing field is reported by validation rather than as an empty body;
+// a Content-Type other than application/json (an XML or form body),
+// invalid UTF-8, a key repeated in one object or data after the JSON value
+// is VALIDATION with an issue naming the problem; a body that does not
+// decode is VALIDATION naming the body or the field, and one past the body
+// limit PAYLOAD_TOO_LARGE.
 func bindJSON(r *http.Request, v any) error {
-	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
-		return nil
-	}
-	mediaType, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
-	if !strings.EqualFold(strings.TrimSpace(mediaType), "application/json") {
-		// Mapped as every framework's 415 is, to VALIDATION on the header.
-		return &httperror.StatusError{Status: http.StatusUnsupportedMediaType}
-	}
-	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
-		return httperror.FromDecodeError(err)
-	}
-	return nil
+	return jsonbody.Decode(r, v, jsonbody.Options{MaxBytes: maxBodyBytes, AllowEmpty: true})
 }
 
 // scoped answers FORBIDDEN_SCOPE with details.requiredScope unless the
@@ -213,4 +208,96 @@ func (h *handlers) getJob(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, job)
+}
+
+// publishRequest is the body of POST /v1/content/{containerId}/publish.
+type publishRequest struct {
+	Platform *string `json:"platform"`
+}
+
+// publishResponse is the 200 body of POST /v1/content/{containerId}/publish.
+type publishResponse struct {
+	ContainerID string            `json:"containerId"`
+	Platform    apierror.Platform `json:"platform"`
+	PostID      string            `json:"postId"`
+}
+
+// publish publishes an approved container to a platform through the
+// platform client: the approval gate of scheduling applies, and the
+// platform's failures are PLATFORM_ERROR or, once its circuit is open,
+// CIRCUIT_OPEN.
+func (h *handlers) publish(w http.ResponseWriter, r *http.Request) error {
+	var req publishRequest
+	if err := bindJSON(r, &req); err != nil {
+		return err
+	}
+	p, issue, ok := parsePlatform(req.Platform)
+	if !ok {
+		return apierror.Validation(issue)
+	}
+	cnt, err := h.store.publishable(principal.OrganizationID(r), r.PathValue("containerId"))
+	if err != nil {
+		return err
+	}
+	postID, err := h.upstreams.publish(r.Context(), p, cnt)
+	if err != nil {
+		return err
+	}
+	requestid.Logger(r.Context()).Info("content published", "containerId", cnt.ID, "platform", string(p), "postId", postID)
+	return writeJSON(w, http.StatusOK, publishResponse{cnt.ID, p, postID})
+}
+
+// parsePlatform checks the platform of a publish request.
+func parsePlatform(platform *string) (apierror.Platform, apierror.Issue, bool) {
+	if platform == nil {
+		return "", apierror.Issue{Path: "platform", Message: "is required."}, false
+	}
+	p := apierror.Platform(*platform)
+	if !p.Valid() {
+		return "", apierror.Issue{Path: "platform", Message: "must be one of tiktok, meta, apple, instagram, appstore."}, false
+	}
+	return p, apierror.Issue{}, true
+}
+
+// mediaRequest is the body of POST /v1/apps/{appId}/media.
+type mediaRequest struct {
+	URL *string `json:"url"`
+}
+
+// mediaResponse is the 200 body of POST /v1/apps/{appId}/media: what was
+// fetched, from where (without query or userinfo), and its digest.
+type mediaResponse struct {
+	AppID       string `json:"appId"`
+	URL         string `json:"url"`
+	ContentType string `json:"contentType"`
+	Bytes       int    `json:"bytes"`
+	SHA256      string `json:"sha256"`
+}
+
+// media fetches a caller-given URL for an app of the caller's organization
+// through the fetcher: every failure is SCRAPE_FAILED, a file over the cap
+// PAYLOAD_TOO_LARGE, and addresses outside the public internet are refused.
+func (h *handlers) media(w http.ResponseWriter, r *http.Request) error {
+	var req mediaRequest
+	if err := bindJSON(r, &req); err != nil {
+		return err
+	}
+	switch {
+	case req.URL == nil:
+		return apierror.Validation(apierror.Issue{Path: "url", Message: "is required."})
+	case strings.TrimSpace(*req.URL) == "":
+		return apierror.Validation(apierror.Issue{Path: "url", Message: "must not be empty."})
+	}
+	a, err := h.store.app(principal.OrganizationID(r), r.PathValue("appId"))
+	if err != nil {
+		return err
+	}
+	m, err := h.upstreams.fetcher.Fetch(r.Context(), *req.URL)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(m.Data)
+	from := upstream.RedactURL(m.URL.String())
+	requestid.Logger(r.Context()).Info("media fetched", "appId", a.ID, "url", from, "bytes", len(m.Data))
+	return writeJSON(w, http.StatusOK, mediaResponse{a.ID, from, m.ContentType, len(m.Data), "sha256:" + hex.EncodeToString(sum[:])})
 }

@@ -16,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/layershq/errkit/ratelimit"
 )
 
 // The server starts timers (jobs), a sweeper (rate limits) and, with Redis,
@@ -98,11 +100,23 @@ type testServer struct {
 
 // startServer starts New(cfg) on framework behind httptest.NewServer,
 // logging into a buffer with slog's JSON handler at debug level. Jobs
-// finish after 50ms unless cfg says otherwise. Everything is closed when the
-// test ends.
+// finish after 50ms unless cfg says otherwise. Every test client is
+// 127.0.0.1, so the per-IP limits (the failed-authentication throttle, the
+// public routes' bucket) are out of reach unless cfg sets them, and the
+// operator token is adminToken unless cfg sets one (abuse_test.go tests the
+// defaults). Everything is closed when the test ends.
 func startServer(t *testing.T, framework string, cfg Config) *testServer {
 	t.Helper()
 	logs := &logBuffer{}
+	if cfg.AuthFailureRate == (ratelimit.Rate{}) {
+		cfg.AuthFailureRate = rateOf(1e6, 1e6)
+	}
+	if cfg.PublicRate == (ratelimit.Rate{}) {
+		cfg.PublicRate = rateOf(1e6, 1e6)
+	}
+	if cfg.AdminToken == "" {
+		cfg.AdminToken = adminToken
+	}
 	cfg.Framework = framework
 	cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if cfg.JobDelay == 0 {
@@ -128,6 +142,7 @@ type request struct {
 	key          string            // API key sent as a bearer token; "" sends none
 	body         string            // sent as application/json when not empty
 	header       map[string]string // extra headers (override the above)
+	headers      http.Header       // headers added after header, every value (a header sent twice)
 }
 
 // response is what came back.
@@ -159,6 +174,11 @@ func doURL(t *testing.T, base string, r request) response {
 	}
 	for k, v := range r.header {
 		req.Header.Set(k, v)
+	}
+	for k, vs := range r.headers {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
 	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)

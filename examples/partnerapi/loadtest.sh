@@ -100,7 +100,9 @@ measure() { # name, then the command
 }
 
 redis_port=$((PORT + 1))
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >"$work/redis.log" 2>&1 &
+# With persistence, as the idempotency store needs in production (see
+# docs/operations.md): an append-only file synced every second.
+redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$work" --save '' --appendonly yes --appendfsync everysec >"$work/redis.log" 2>&1 &
 pids+=("$!")
 for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 redis=(-redis "redis://127.0.0.1:$redis_port/0")

@@ -2,26 +2,19 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/layershq/errkit/ratelimit"
 )
-
-// shutdownTimeout bounds how long in-flight requests may take to finish after
-// SIGINT or SIGTERM.
-const shutdownTimeout = 10 * time.Second
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout); err != nil {
@@ -42,8 +35,15 @@ func run(args []string, stdout io.Writer) error {
 	readBurst := fs.Float64("read-burst", float64(ratelimit.DefaultReadRate.Burst), "read bucket size per API key")
 	writeRate := fs.Float64("write-rate", ratelimit.DefaultWriteRate.PerSecond, "write requests per second per API key")
 	writeBurst := fs.Float64("write-burst", float64(ratelimit.DefaultWriteRate.Burst), "write bucket size per API key")
-	adminToken := fs.String("admin-token", "admin_demo", "bearer token of the /admin operator API")
+	adminToken := fs.String("admin-token", "", "bearer token of the /admin operator API; default: a random one, printed once at start")
 	accessLog := fs.Bool("access-log", true, "log one line per request")
+	metrics := fs.Bool("metrics", true, "serve errkit's counters as Prometheus text at GET /metrics (no key, no rate limit)")
+	traceStdout := fs.Bool("trace-stdout", false, "print every request's span to stdout as JSON, and add trace_id and span_id to the log lines")
+	platformBaseURL := fs.String("platform-base", "", "send every platform call to URL/<platform>/publish; default: an in-process fake platform on loopback")
+	breakerFailures := fs.Int("breaker-failures", DefaultBreakerFailures, "consecutive failed calls to a platform that open its circuit breaker")
+	breakerCooldown := fs.Duration("breaker-cooldown", DefaultBreakerCooldown, "how long an open circuit refuses calls before one probe")
+	fetchAllowLoopback := fs.Bool("fetch-allow-loopback", false, "let POST /v1/apps/{appId}/media fetch from loopback addresses (tests and local tours only)")
+	serving := addServingFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -59,16 +59,22 @@ func run(args []string, stdout io.Writer) error {
 	if _, ok := frameworks[*framework]; !ok {
 		return fmt.Errorf("-framework %q: want one of %s", *framework, strings.Join(frameworkNames(), ", "))
 	}
+	var cfg Config
+	if err := serving.apply(&cfg); err != nil {
+		return err
+	}
 
 	// JSON lines on stderr, unsampled: every INTERNAL line and every access
 	// line reaches the log. Callers' 4xx mistakes are logged at debug (the
 	// access line at info records each one with its code).
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 
-	srv, err := New(Config{
-		Framework: *framework, Logger: logger, RedisURL: *redisURL, RedisPrefix: *redisPrefix,
-		ReadRate: read, WriteRate: write, AdminToken: *adminToken, AccessLog: *accessLog,
-	})
+	cfg.Framework, cfg.Logger, cfg.RedisURL, cfg.RedisPrefix = *framework, logger, *redisURL, *redisPrefix
+	cfg.ReadRate, cfg.WriteRate, cfg.AdminToken, cfg.AccessLog = read, write, *adminToken, *accessLog
+	cfg.PlatformBase, cfg.BreakerFailures, cfg.BreakerCooldown = *platformBaseURL, *breakerFailures, *breakerCooldown
+	cfg.FetchAllowLoopback = *fetchAllowLoopback
+	cfg.Metrics, cfg.Traces = *metrics, traceWriter(*traceStdout, stdout)
+	srv, err := New(cfg)
 	if err != nil {
 		return err
 	}
@@ -78,11 +84,7 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	httpSrv := &http.Server{
-		Handler:           srv.Handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelError),
-	}
+	httpSrv := serving.httpServer(srv.Handler, logger)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -90,11 +92,14 @@ func run(args []string, stdout io.Writer) error {
 	go func() { served <- httpSrv.Serve(ln) }()
 
 	store := "in memory"
-	if *redisURL != "" {
+	switch {
+	case *redisURL != "":
 		store = "in Redis"
+	case len(cfg.RedisClusterAddrs) > 0:
+		store = "in a Redis Cluster"
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "framework", *framework, "store", store)
-	printBanner(stdout, "http://"+ln.Addr().String(), *framework, *adminToken)
+	logger.Info("listening", "addr", ln.Addr().String(), "framework", *framework, "store", store, "platform", srv.PlatformURL())
+	printBanner(stdout, "http://"+ln.Addr().String(), *framework, srv.AdminToken())
 
 	select {
 	case err := <-served:
@@ -102,13 +107,7 @@ func run(args []string, stdout io.Writer) error {
 	case <-ctx.Done():
 	}
 	stop() // a second signal kills the process the default way
-	logger.Info("shutting down: waiting for in-flight requests", "timeout", shutdownTimeout.String())
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	if err := httpSrv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+	if err := serving.shutdown(httpSrv, served, logger); err != nil {
 		return err
 	}
 	logger.Info("stopped")
@@ -136,4 +135,12 @@ func printBanner(w io.Writer, url, framework, adminToken string) {
 	fmt.Fprintf(&b, "  curl -i %s/v1/projects/prj_demo/content -H 'Authorization: Bearer lp_demo_full' -H 'Content-Type: application/json' -d '{\"hook\":\"3 ways to sleep better\"}'\n", url)
 	fmt.Fprintf(&b, "  curl -i %s/v1/errors/RATE_LIMITED/example\n\n", url)
 	_, _ = io.WriteString(w, b.String())
+}
+
+// traceWriter is where -trace-stdout prints spans: stdout, or nowhere.
+func traceWriter(on bool, stdout io.Writer) io.Writer {
+	if !on {
+		return nil
+	}
+	return stdout
 }

@@ -53,6 +53,8 @@ func (h *handlers) routes() []route {
 		{http.MethodPost, "/v1/content/{containerId}/approve", keyed, scoped(scopeContentWrite, h.approve)},
 		{http.MethodPost, "/v1/content/{containerId}/reject", keyed, scoped(scopeContentWrite, h.reject)},
 		{http.MethodPost, "/v1/content/{containerId}/schedule", keyed, scoped(scopeContentWrite, h.schedule)},
+		{http.MethodPost, "/v1/content/{containerId}/publish", keyed, scoped(scopeContentWrite, h.publish)},
+		{http.MethodPost, "/v1/apps/{appId}/media", keyed, scoped(scopeContentWrite, h.media)},
 		{http.MethodGet, "/v1/jobs/{jobId}", keyed, scoped(scopeJobsRead, h.getJob)},
 	}
 }

@@ -28,6 +28,6 @@ func TestEmptyParamPaths(t *testing.T) {
 		})
 	}
 	// The demo's own table.
-	require.Equal(t, []string{"/v1/errors//*", "/v1/projects//*", "/v1/content//*"},
+	require.Equal(t, []string{"/v1/errors//*", "/v1/projects//*", "/v1/content//*", "/v1/apps//*"},
 		newTable((&handlers{}).routes()).emptyParamPaths())
 }

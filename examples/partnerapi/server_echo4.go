@@ -17,7 +17,8 @@ import (
 //  1. middleware.Install: request IDs, panic recovery, the envelope error
 //     handler (and the access log);
 //  2. group middleware, by the routes' access: the global kill switch on
-//     /v1, then authentication, the key and organization kill switches,
+//     /v1, then the per-IP limiter on the routes that need no key, or
+//     authentication (behind the failed-authentication throttle), the key and organization kill switches,
 //     the rate limiter, the body limit and Idempotency-Key handling;
 //  3. the handler, whose returned error echo hands to errkit's error
 //     handler.
@@ -27,6 +28,7 @@ func newEcho4(a *app) (http.Handler, error) {
 	e.Logger.SetOutput(io.Discard) // errkit logs; echo itself has nothing to say
 
 	cfg := middleware.Config{Logger: a.log}
+	cfg.ErrorHandler.StackLogInterval = a.stackLogInterval
 	if a.accessLog {
 		cfg.AccessLog = &middleware.AccessLogConfig{}
 	}
@@ -38,6 +40,7 @@ func newEcho4(a *app) (http.Handler, error) {
 	// echo as route or group middleware: echo v4 applies those again on
 	// every request, one closure allocation per middleware.
 	global := middleware.KillSwitch(a.global)
+	publicLimit := middleware.RateLimit(a.public)
 	keyedChain := []echo.MiddlewareFunc{
 		authenticateEcho4(a.authenticate),
 		middleware.KillSwitch(a.switches),
@@ -50,7 +53,7 @@ func newEcho4(a *app) (http.Handler, error) {
 	v1NotFound := global(applyEcho4(notFound, keyedChain))
 	chains := map[access]func(echo.HandlerFunc) echo.HandlerFunc{
 		public: func(h echo.HandlerFunc) echo.HandlerFunc { return h },
-		open:   global,
+		open:   func(h echo.HandlerFunc) echo.HandlerFunc { return global(publicLimit(h)) },
 		keyed:  func(h echo.HandlerFunc) echo.HandlerFunc { return global(applyEcho4(h, keyedChain)) },
 	}
 	for _, rt := range a.table.routes {
@@ -149,10 +152,10 @@ func echo4Handler(h handlerFunc) echo.HandlerFunc {
 // authenticateEcho4 runs the service's authentication as echo middleware:
 // a refusal is returned to echo's error handler, and the authenticated
 // request (with its principal) replaces the context's.
-func authenticateEcho4(authenticate func(*http.Request) (*http.Request, error)) echo.MiddlewareFunc {
+func authenticateEcho4(authenticate func(http.Header, *http.Request) (*http.Request, error)) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			authed, err := authenticate(c.Request())
+			authed, err := authenticate(c.Response().Header(), c.Request())
 			if err != nil {
 				return err
 			}

@@ -17,7 +17,8 @@ import (
 //     handler (and the access log), all logging to e.Logger, the service's
 //     *slog.Logger;
 //  2. route middleware, by the routes' access: the global kill switch on
-//     /v1, then authentication, the key and organization kill switches,
+//     /v1, then the per-IP limiter on the routes that need no key, or
+//     authentication (behind the failed-authentication throttle), the key and organization kill switches,
 //     the rate limiter, the body limit and Idempotency-Key handling;
 //  3. the handler, whose returned error echo hands to errkit's error
 //     handler.
@@ -31,6 +32,7 @@ func newEcho5(a *app) (http.Handler, error) {
 	e := echo.NewWithConfig(echo.Config{Logger: a.log})
 
 	var cfg echo5.Config
+	cfg.ErrorHandler.StackLogInterval = a.stackLogInterval
 	if a.accessLog {
 		cfg.AccessLog = &echo5.AccessLogConfig{}
 	}
@@ -49,7 +51,7 @@ func newEcho5(a *app) (http.Handler, error) {
 	}
 	chains := map[access][]echo.MiddlewareFunc{
 		public: nil,
-		open:   {global},
+		open:   {global, echo5.RateLimit(a.public)},
 		keyed:  keyedChain,
 	}
 	notFound := echo5Handler(a.table.notFound)
@@ -149,10 +151,10 @@ func echo5Handler(h handlerFunc) echo.HandlerFunc {
 // authenticateEcho5 runs the service's authentication as echo middleware:
 // a refusal is returned to echo's error handler, and the authenticated
 // request (with its principal) replaces the context's.
-func authenticateEcho5(authenticate func(*http.Request) (*http.Request, error)) echo.MiddlewareFunc {
+func authenticateEcho5(authenticate func(http.Header, *http.Request) (*http.Request, error)) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c *echo.Context) error {
-			authed, err := authenticate(c.Request())
+			authed, err := authenticate(c.Response().Header(), c.Request())
 			if err != nil {
 				return err
 			}

@@ -14,8 +14,9 @@ import (
 //
 //  1. nethttp.Install: request IDs, panic recovery, the error writer (and
 //     the access log);
-//  2. per route, by its access: the global kill switch on /v1, then
-//     authentication, the key and organization kill switches, the rate
+//  2. per route, by its access: the global kill switch on /v1, then the
+//     per-IP limiter on the routes that need no key, or authentication
+//     (behind the failed-authentication throttle), the key and organization kill switches, the rate
 //     limiter, the body limit and Idempotency-Key handling;
 //  3. the handler, whose returned error nethttp.Handler renders.
 //
@@ -28,7 +29,7 @@ func newNetHTTP(a *app) (http.Handler, error) {
 
 	chains := map[access]func(http.Handler) http.Handler{
 		public: func(h http.Handler) http.Handler { return h },
-		open:   nethttp.KillSwitch(a.global),
+		open:   chain(nethttp.KillSwitch(a.global), nethttp.RateLimit(a.public)),
 		keyed: chain(
 			nethttp.KillSwitch(a.global),
 			authenticateNetHTTP(a.authenticate),
@@ -67,6 +68,7 @@ func newNetHTTP(a *app) (http.Handler, error) {
 		Logger: a.log,
 		Route:  func(r *http.Request) string { return templates[r.Pattern] },
 	}
+	cfg.ErrorHandler.StackLogInterval = a.stackLogInterval
 	if a.accessLog {
 		cfg.AccessLog = &accesslog.Config{}
 	}
@@ -121,10 +123,10 @@ func chain(mws ...func(http.Handler) http.Handler) func(http.Handler) http.Handl
 // authenticateNetHTTP runs the service's authentication as net/http
 // middleware: a refusal is rendered by the error writer, and the
 // authenticated request (with its principal) goes on.
-func authenticateNetHTTP(authenticate func(*http.Request) (*http.Request, error)) func(http.Handler) http.Handler {
+func authenticateNetHTTP(authenticate func(http.Header, *http.Request) (*http.Request, error)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			authed, err := authenticate(r)
+			authed, err := authenticate(w.Header(), r)
 			if err != nil {
 				nethttp.Error(w, r, err)
 				return

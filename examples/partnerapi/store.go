@@ -57,13 +57,20 @@ type container struct {
 	requiresApproval bool
 }
 
+// demoApp is a seeded app of an organization, whose media
+// POST /v1/apps/{appId}/media fetches.
+type demoApp struct {
+	ID             string
+	OrganizationID string
+}
+
 // jobRecord is a generation job and the organization that owns it.
 type jobRecord struct {
 	org string
 	job jobs.Job
 }
 
-// store is the demo's in-memory domain: API keys, projects, wallets,
+// store is the demo's in-memory domain: API keys, projects, apps, wallets,
 // containers and jobs. Every method is safe for concurrent use. Lookups of
 // resources owned by another organization answer exactly like missing ones,
 // so that handlers cannot leak cross-org existence by accident.
@@ -72,6 +79,7 @@ type store struct {
 
 	mu         sync.Mutex
 	projects   map[string]project
+	apps       map[string]demoApp
 	wallets    map[string]int // credits per organization
 	containers map[string]*container
 	jobs       map[string]*jobRecord
@@ -86,6 +94,10 @@ func newStore() *store {
 			"prj_auto":  {ID: "prj_auto", OrganizationID: "org_demo"},
 			"prj_other": {ID: "prj_other", OrganizationID: "org_other"},
 			"prj_broke": {ID: "prj_broke", OrganizationID: "org_broke"},
+		},
+		apps: map[string]demoApp{
+			"app_demo":  {ID: "app_demo", OrganizationID: "org_demo"},
+			"app_other": {ID: "app_other", OrganizationID: "org_other"},
 		},
 		wallets:    map[string]int{"org_demo": 1000, "org_other": 1000, "org_broke": 0},
 		containers: make(map[string]*container),
@@ -178,17 +190,55 @@ func (s *store) schedule(org, id string, at time.Time) (container, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cnt, err := s.containerLocked(org, id)
-	switch {
-	case err != nil:
+	if err != nil {
 		return container{}, err
-	case cnt.ApprovalStatus == apierror.ApprovalRejected:
-		return container{}, apierror.ContentRejected(cnt.ID)
-	case cnt.requiresApproval && cnt.ApprovalStatus != apierror.ApprovalApproved:
-		return container{}, apierror.ApprovalRequired(cnt.ID, cnt.ApprovalStatus)
+	}
+	if err := releasable(cnt); err != nil {
+		return container{}, err
 	}
 	at = at.UTC()
 	cnt.ScheduledFor = &at
 	return *cnt, nil
+}
+
+// releasable is the approval gate of scheduling and publishing: a rejected
+// container is CONTENT_REJECTED; one that is not approved in a project that
+// requires approval is APPROVAL_REQUIRED.
+func releasable(cnt *container) error {
+	switch {
+	case cnt.ApprovalStatus == apierror.ApprovalRejected:
+		return apierror.ContentRejected(cnt.ID)
+	case cnt.requiresApproval && cnt.ApprovalStatus != apierror.ApprovalApproved:
+		return apierror.ApprovalRequired(cnt.ID, cnt.ApprovalStatus)
+	}
+	return nil
+}
+
+// publishable returns org's container id if it may be published: NOT_FOUND,
+// CONTENT_REJECTED and APPROVAL_REQUIRED as for scheduling.
+func (s *store) publishable(org, id string) (container, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cnt, err := s.containerLocked(org, id)
+	if err != nil {
+		return container{}, err
+	}
+	if err := releasable(cnt); err != nil {
+		return container{}, err
+	}
+	return *cnt, nil
+}
+
+// app returns org's app id, or NOT_FOUND: another organization's app
+// answers exactly like a missing one.
+func (s *store) app(org, id string) (demoApp, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.apps[id]
+	if !ok || a.OrganizationID != org {
+		return demoApp{}, apierror.NotFound()
+	}
+	return a, nil
 }
 
 // job returns org's job id, or NOT_FOUND.

@@ -491,7 +491,7 @@ func parseTourSetup(text string) (tourSetup, error) {
 	readBurst := fs.Float64("read-burst", float64(ratelimit.DefaultReadRate.Burst), "")
 	writeRate := fs.Float64("write-rate", ratelimit.DefaultWriteRate.PerSecond, "")
 	writeBurst := fs.Float64("write-burst", float64(ratelimit.DefaultWriteRate.Burst), "")
-	admin := fs.String("admin-token", "admin_demo", "")
+	admin := fs.String("admin-token", "", "") // as the binary: random unless given
 	accessLog := fs.Bool("access-log", true, "")
 	if err := fs.Parse(args); err != nil {
 		return tourSetup{}, fmt.Errorf("go run flags %q: %w (the tour test honours -addr -read-rate -read-burst -write-rate -write-burst -admin-token -access-log)", args, err)

@@ -151,6 +151,10 @@ func clusterOK(addrs []string) error {
 		c := redis.NewClient(&redis.Options{Addr: a, MaxRetries: -1, ContextTimeoutEnabled: true})
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		info, err := c.ClusterInfo(ctx).Result()
+		var nodes string
+		if err == nil {
+			nodes, err = c.ClusterNodes(ctx).Result()
+		}
 		cancel()
 		_ = c.Close()
 		if err != nil {
@@ -159,6 +163,36 @@ func clusterOK(addrs []string) error {
 		if !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_slots_ok:16384") {
 			return fmt.Errorf("node %s not ready: %s", a, strings.Join(strings.Fields(info)[:min(4, len(strings.Fields(info)))], " "))
 		}
+		// cluster_state:ok comes before every node has its bus link to
+		// every other one, and a PUBLISH travels on those links: wait
+		// until this node sees all nodes, each connected and none failing
+		// or still in handshake, so pub/sub reaches every node.
+		if err := nodesConnected(nodes, len(addrs)); err != nil {
+			return fmt.Errorf("node %s: %w", a, err)
+		}
+	}
+	return nil
+}
+
+// nodesConnected checks a CLUSTER NODES reply: want nodes, every one
+// connected and none flagged fail, fail? or handshake.
+func nodesConnected(reply string, want int) error {
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(reply), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 8 {
+			continue
+		}
+		n++
+		if flags := f[2]; strings.Contains(flags, "fail") || strings.Contains(flags, "handshake") || strings.Contains(flags, "noaddr") {
+			return fmt.Errorf("node %s is %s", f[1], flags)
+		}
+		if f[7] != "connected" {
+			return fmt.Errorf("node %s link is %s", f[1], f[7])
+		}
+	}
+	if n != want {
+		return fmt.Errorf("sees %d of %d nodes", n, want)
 	}
 	return nil
 }
