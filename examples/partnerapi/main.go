@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/layershq/errkit/ratelimit"
+	rlredis "github.com/layershq/errkit/ratelimit/redisstore"
 )
 
 func main() {
@@ -68,6 +69,10 @@ func run(args []string, stdout io.Writer) error {
 	// line reaches the log. Callers' 4xx mistakes are logged at debug (the
 	// access line at info records each one with its code).
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	// go-redis's own lines (pool and cluster trouble) as JSON records of
+	// this log rather than plain text on stderr; process-wide, so here,
+	// before any client exists.
+	rlredis.SetLogger(logger)
 
 	cfg.Framework, cfg.Logger, cfg.RedisURL, cfg.RedisPrefix = *framework, logger, *redisURL, *redisPrefix
 	cfg.ReadRate, cfg.WriteRate, cfg.AdminToken, cfg.AccessLog = read, write, *adminToken, *accessLog
