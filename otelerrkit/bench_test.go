@@ -153,12 +153,21 @@ func median(xs []float64) float64 {
 }
 
 // recordingSpan is a span that records and keeps nothing: BenchmarkHookOwn
-// measures errkit's share of the Hook, without the SDK's.
+// measures errkit's share of the Hook, without the SDK's. Its span context
+// is sampled, as an SDK span's is when a request is traced.
 type recordingSpan struct {
 	tracenoop.Span
 	n int
 }
 
+// sampled is the span context of every recordingSpan.
+var sampled = trace.NewSpanContext(trace.SpanContextConfig{
+	TraceID:    trace.TraceID{1},
+	SpanID:     trace.SpanID{1},
+	TraceFlags: trace.FlagsSampled,
+})
+
+func (s *recordingSpan) SpanContext() trace.SpanContext         { return sampled }
 func (s *recordingSpan) IsRecording() bool                      { return true }
 func (s *recordingSpan) SetAttributes(kv ...attribute.KeyValue) { s.n += len(kv) }
 func (s *recordingSpan) SetStatus(codes.Code, string)           { s.n++ }
@@ -216,4 +225,40 @@ func paired(b *testing.B, off, on http.Handler, target string) {
 	b.ReportMetric(median(ons), "on-ns/req")
 	b.ReportMetric(median(added), "added-ns/req")
 	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkHookParallel is BenchmarkHookOwn's paths on every core at once
+// (run it with -cpu 2 or more): each goroutine serves its own request (its
+// own request state and span), and all of them count into the same series,
+// as the requests of one route do.
+func BenchmarkHookParallel(b *testing.B) {
+	hook, err := otelerrkit.New(otelerrkit.Config{MeterProvider: metricnoop.NewMeterProvider()})
+	require.NoError(b, err)
+	request := event.Event{Kind: event.KindRequest, Method: http.MethodGet}
+	allowed := event.Event{Kind: event.KindRateLimit, Class: "read", Outcome: event.OutcomeAllowed, Method: http.MethodGet, Route: "GET /ok"}
+	failed := event.Event{Kind: event.KindError, Code: apierror.CodeNotFound, Status: 404, Method: http.MethodGet, Route: "GET /missing/{id}"}
+	for _, path := range []struct {
+		name   string
+		events []event.Event
+	}{{"success", []event.Event{request, allowed}}, {"error", []event.Event{request, allowed, failed}}} {
+		b.Run(path.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				base := requestid.NewStamper(requestid.Config{}).Stamp(http.Header{}, httptest.NewRequest(http.MethodGet, "/", nil)).Context()
+				// Each goroutine's span on its own cache lines: what the
+				// benchmark measures is the Hook's sharing, not the spans'.
+				span := &new(struct {
+					_ [64]byte
+					s recordingSpan
+					_ [64]byte
+				}).s
+				ctx := trace.ContextWithSpan(base, span)
+				for pb.Next() {
+					for _, e := range path.events {
+						hook(ctx, e)
+					}
+				}
+			})
+		})
+	}
 }

@@ -3,6 +3,7 @@ package otelerrkit
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -79,7 +80,7 @@ type Config struct {
 // is an atomic add to a count errkit keeps per attribute set, which the
 // SDK reads when it collects, because a synchronous counter's Add would
 // cost every request more than the rest of the Hook. They therefore carry
-// // no exemplars. Past 1999 attribute sets in one counter (a service with
+// no exemplars. Past 1999 attribute sets in one counter (a service with
 // that many route templates), further sets are counted in one series
 // with otel.metric.overflow=true, as the SDK's cardinality limit (2000 by
 // default) does.
@@ -150,23 +151,33 @@ func (in *instruments) hook(ctx context.Context, e event.Event) {
 	case event.KindError:
 		in.onError(ctx, e)
 	case event.KindRateLimit:
-		in.otherCounts.get(otherKey{e.Kind, e.Class, string(e.Outcome)}, buildOther).n.Add(1)
+		in.other(otherKey{e.Kind, e.Class, string(e.Outcome)}).n.Add(1)
 		if e.Outcome == event.OutcomeFailed {
 			in.storeFailed(e)
 		}
 	case event.KindKillSwitch:
-		in.otherCounts.get(otherKey{kind: e.Kind, a: string(e.Scope)}, buildOther).n.Add(1)
+		in.other(otherKey{kind: e.Kind, a: string(e.Scope)}).n.Add(1)
 	case event.KindIdempotency:
-		in.otherCounts.get(otherKey{kind: e.Kind, a: string(e.Outcome)}, buildOther).n.Add(1)
+		in.other(otherKey{kind: e.Kind, a: string(e.Outcome)}).n.Add(1)
 		if e.Outcome == event.OutcomeFailed {
 			in.storeFailed(e)
 		}
 	case event.KindStore:
 		if e.Outcome == event.OutcomeFailed {
+			// A failed call of the limiter's or the idempotency guard's
+			// store during a request is also reported by that component,
+			// with the policy it applied (KindRateLimit/KindIdempotency
+			// above): count it once, there. The other stores' failures
+			// (kill switch, breaker) and those outside a request have no
+			// such second report.
+			if (e.Component == event.ComponentRateLimit || e.Component == event.ComponentIdempotency) &&
+				requestid.FromContext(ctx) != "" {
+				return
+			}
 			in.storeFailed(e)
 			return
 		}
-		in.otherCounts.get(otherKey{kindStoreWarning, e.Component, string(e.Outcome)}, buildOther).n.Add(1)
+		in.other(otherKey{kindStoreWarning, e.Component, string(e.Outcome)}).n.Add(1)
 	}
 }
 
@@ -176,21 +187,55 @@ func (in *instruments) storeFailed(e event.Event) {
 	if component == "" {
 		component = e.Kind.String()
 	}
-	in.otherCounts.get(otherKey{kindStoreFailure, component, string(e.Policy)}, buildOther).n.Add(1)
+	in.other(otherKey{kindStoreFailure, component, string(e.Policy)}).n.Add(1)
 }
 
 // onError records an error response on the span and counts it.
 func (in *instruments) onError(ctx context.Context, e event.Event) {
-	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+	s := in.errorSeries(errorKey{e.Code, e.Route, e.Method, e.Status})
+	s.n.Add(1)
+	span := trace.SpanFromContext(ctx)
+	if !recording(span) {
+		return
+	}
+	if s.errorType != nil {
+		span.SetAttributes(s.errorType...)
+	} else { // the overflow series, shared by many codes
 		setAttribute(span, ErrorTypeKey.String(string(e.Code)))
-		if e.Status >= 500 {
-			span.SetStatus(codes.Error, string(e.Code))
-		}
-		if in.recordCause && e.Code == apierror.CodeInternal && e.Err != nil {
-			span.RecordError(e.Err)
+	}
+	if e.Status >= 500 {
+		span.SetStatus(codes.Error, string(e.Code))
+	}
+	if in.recordCause && e.Code == apierror.CodeInternal && e.Err != nil {
+		span.RecordError(e.Err)
+	}
+}
+
+// errorSeries returns the series of k. The front list is scanned here, with
+// the key's own comparisons, rather than in the generic [cache.get]: there
+// the comparison of a key is a call to the runtime's equality of its type,
+// which cost the Hook more than the rest of the lookup.
+func (in *instruments) errorSeries(k errorKey) *series {
+	if f := in.errorCounts.front.Load(); f != nil {
+		for i := range *f {
+			if e := &(*f)[i]; e.k.status == k.status && e.k.code == k.code && e.k.route == k.route && e.k.method == k.method {
+				return e.s
+			}
 		}
 	}
-	in.errorCounts.get(errorKey{e.Code, e.Route, e.Method, e.Status}, buildError).n.Add(1)
+	return in.errorCounts.miss(k, buildError)
+}
+
+// other returns the series of k, as errorSeries does for errors.
+func (in *instruments) other(k otherKey) *series {
+	if f := in.otherCounts.front.Load(); f != nil {
+		for i := range *f {
+			if e := &(*f)[i]; e.k.kind == k.kind && e.k.b == k.b && e.k.a == k.a {
+				return e.s
+			}
+		}
+	}
+	return in.otherCounts.miss(k, buildOther)
 }
 
 // observe reports every count to the SDK.
@@ -219,45 +264,77 @@ func (in *instruments) observe(_ context.Context, o metric.Observer) error {
 	return nil
 }
 
-// kvPool holds the one-attribute slices of setAttribute: a variadic
-// argument passed to an interface method escapes, which would cost every
-// request an allocation. Spans copy the attributes they are given.
-var kvPool = sync.Pool{New: func() any { return new([1]attribute.KeyValue) }}
+// scratch is a goroutine's loan from scratchPool: the one-attribute slice
+// of setAttribute (a variadic argument passed to an interface method
+// escapes, which would cost every request an allocation; spans copy the
+// attributes they are given), and the counter shard it adds to.
+type scratch struct {
+	kv    [1]attribute.KeyValue
+	shard uint32
+}
+
+// nextShard numbers the scratches, so that each P's gets its own shard.
+var nextShard atomic.Uint32
+
+// scratchPool holds the scratches.
+var scratchPool = sync.Pool{New: func() any { return &scratch{shard: nextShard.Add(1)} }}
+
+// recording reports whether span may record what it is given. A span that
+// does not record ignores what it is given, so asking first only saves
+// work; for a sampled span context (an SDK span of a traced request, which
+// records until it ends) the answer is taken as yes without asking, which
+// would cost the SDK's lock on every request. Other spans (sampled out,
+// record-only, none at all) are asked.
+func recording(span trace.Span) bool {
+	return span.SpanContext().IsSampled() || span.IsRecording()
+}
 
 // setRequestID puts the request ID on the recording span of ctx.
 func setRequestID(ctx context.Context) {
 	span := trace.SpanFromContext(ctx)
-	if !span.IsRecording() {
+	if !recording(span) {
 		return
 	}
 	id := requestid.FromContext(ctx)
 	if id == "" {
 		return
 	}
-	setAttribute(span, RequestIDKey.String(id))
+	// setAttribute, written out, so that the KeyValue is built in place.
+	sc := scratchPool.Get().(*scratch)
+	sc.kv[0] = RequestIDKey.String(id)
+	span.SetAttributes(sc.kv[:]...)
+	sc.kv[0] = attribute.KeyValue{} // the pool must not keep the request's ID alive
+	scratchPool.Put(sc)
 }
 
 // setAttribute sets one attribute on span without allocating.
 func setAttribute(span trace.Span, a attribute.KeyValue) {
-	kv := kvPool.Get().(*[1]attribute.KeyValue)
-	kv[0] = a
-	span.SetAttributes(kv[:]...)
-	kv[0] = attribute.KeyValue{}
-	kvPool.Put(kv)
+	sc := scratchPool.Get().(*scratch)
+	sc.kv[0] = a
+	span.SetAttributes(sc.kv[:]...)
+	sc.kv[0] = attribute.KeyValue{}
+	scratchPool.Put(sc)
 }
 
-// buildError returns the attributes of an error response.
-func buildError(k errorKey) attribute.Set {
+// buildError returns the series of an error response: its attributes,
+// and error.type for the span, built once.
+func buildError(k errorKey) *series {
 	kvs := make([]attribute.KeyValue, 0, 4)
 	kvs = append(kvs, ErrorTypeKey.String(string(k.code)), MethodKey.String(k.method), StatusCodeKey.Int(k.status))
 	if route := pathTemplate(k.route); route != "" {
 		kvs = append(kvs, RouteKey.String(route))
 	}
-	return attribute.NewSet(kvs...)
+	return newSeries(metric.WithAttributeSet(attribute.NewSet(kvs...)), // sorts kvs
+		[]attribute.KeyValue{ErrorTypeKey.String(string(k.code))})
 }
 
-// buildOther returns the attributes of the other counters.
-func buildOther(k otherKey) attribute.Set {
+// buildOther returns the series of the other counters.
+func buildOther(k otherKey) *series {
+	return newSeries(metric.WithAttributeSet(otherSet(k)), nil)
+}
+
+// otherSet returns the attributes of the other counters.
+func otherSet(k otherKey) attribute.Set {
 	switch k.kind {
 	case event.KindRateLimit:
 		return attribute.NewSet(RateLimitClassKey.String(k.a), RateLimitOutcomeKey.String(k.b))
@@ -292,7 +369,63 @@ func pathTemplate(route string) string {
 // series is the count of one attribute set.
 type series struct {
 	opt metric.ObserveOption
-	n   atomic.Int64
+	// errorType is error.type of an error series' code, for the span: built
+	// with the series and never written again, so every request may pass
+	// it to SetAttributes as it is (spans copy what they are given). Nil
+	// for the other counters' series and for the overflow series.
+	errorType []attribute.KeyValue
+	n         counter
+}
+
+// newSeries returns a series at zero.
+func newSeries(opt metric.ObserveOption, errorType []attribute.KeyValue) *series {
+	return &series{opt: opt, errorType: errorType, n: counter{shards: make([]shard, shardCount)}}
+}
+
+// counter is a count split in shards of a cache line each, so that the
+// cores of a busy server each add to their own line: with one count for
+// all, every add waits for the line to come back from the core that added
+// last, which cost more than the rest of the Hook (BenchmarkHookParallel).
+// A goroutine adds to the shard of the scratch the pool gives it, which is
+// in practice the one its P keeps (sync.Pool hands each P its own); which
+// shard is only a matter of speed, the sum is exact.
+type counter struct{ shards []shard }
+
+// shard is one cache line of a counter.
+type shard struct {
+	n atomic.Int64
+	_ [56]byte
+}
+
+// shardCount is the number of shards of a counter: a power of two, the
+// number of CPUs up to 16. A machine with one CPU has one shard, and its
+// adds skip the pool.
+var shardCount = func() int {
+	n := 1
+	for n < min(runtime.NumCPU(), 16) {
+		n *= 2
+	}
+	return n
+}()
+
+// Add adds d to the count.
+func (c *counter) Add(d int64) {
+	if len(c.shards) == 1 {
+		c.shards[0].n.Add(d)
+		return
+	}
+	sc := scratchPool.Get().(*scratch)
+	c.shards[sc.shard&uint32(len(c.shards)-1)].n.Add(d)
+	scratchPool.Put(sc)
+}
+
+// Load returns the count.
+func (c *counter) Load() int64 {
+	var sum int64
+	for i := range c.shards {
+		sum += c.shards[i].n.Load()
+	}
+	return sum
 }
 
 // overflowSet is the attributes of the series that counts what a full
@@ -338,11 +471,26 @@ func (c *cache[K]) lookup(k K) (*series, bool) {
 	return nil, false
 }
 
-// get returns the series of k, building its attribute set with build the
-// first time.
-func (c *cache[K]) get(k K, build func(K) attribute.Set) *series {
-	if s, ok := c.lookup(k); ok {
-		return s
+// get returns the series of k, building it with build the first time.
+func (c *cache[K]) get(k K, build func(K) *series) *series {
+	if f := c.front.Load(); f != nil {
+		for i := range *f {
+			if (*f)[i].k == k {
+				return (*f)[i].s
+			}
+		}
+	}
+	return c.miss(k, build)
+}
+
+// miss returns the series of k, which is not in the front list when the
+// caller looked: from the map, or added under the lock, building it with
+// build.
+func (c *cache[K]) miss(k K, build func(K) *series) *series {
+	if m := c.m.Load(); m != nil {
+		if s, ok := (*m)[k]; ok {
+			return s
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -354,18 +502,21 @@ func (c *cache[K]) get(k K, build func(K) attribute.Set) *series {
 		front = *f
 	}
 	old := c.m.Load()
-	s := &series{opt: metric.WithAttributeSet(build(k))}
 	if len(front) < frontLen {
+		s := build(k)
 		next := append(append(make([]entry[K], 0, len(front)+1), front...), entry[K]{k, s})
 		c.front.Store(&next)
 		return s
 	}
+	var s *series
 	if len(front)+lenOf(old) >= maxCachedAttributeSets {
 		k = overflowKey(k)
 		if prev, ok := c.lookup(k); ok {
 			return prev
 		}
-		s.opt = metric.WithAttributeSet(overflowSet)
+		s = newSeries(metric.WithAttributeSet(overflowSet), nil)
+	} else {
+		s = build(k)
 	}
 	next := make(map[K]*series, 1+lenOf(old))
 	if old != nil {

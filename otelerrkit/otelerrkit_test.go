@@ -316,6 +316,46 @@ func TestEvents(t *testing.T) {
 	}
 }
 
+// TestStoreFailureCountedOnce: a failed store call during a request is
+// reported twice, by the store (KindStore) and by the component that
+// applied its policy (KindRateLimit, KindIdempotency); it is one failure.
+// Outside a request, or for a store no component reports again (kill
+// switch, breaker), the store's own event is the count.
+func TestStoreFailureCountedOnce(t *testing.T) {
+	boom := errors.New("store down")
+	inRequest := requestid.NewStamper(requestid.Config{}).Stamp(http.Header{}, httptest.NewRequest("GET", "/", nil)).Context()
+	tests := []struct {
+		name   string
+		ctx    context.Context
+		events []event.Event
+		want   map[string]int64
+	}{
+		{"rate limit, in a request", inRequest, []event.Event{
+			{Kind: event.KindStore, Outcome: event.OutcomeFailed, Component: event.ComponentRateLimit, Err: boom},
+			{Kind: event.KindRateLimit, Class: "read", Outcome: event.OutcomeFailed, Component: event.ComponentRateLimit, Policy: event.PolicyFailOpen, Err: boom},
+		}, map[string]int64{"errkit.store.component=ratelimit,errkit.store.policy=fail_open": 1}},
+		{"idempotency, in a request", inRequest, []event.Event{
+			{Kind: event.KindStore, Outcome: event.OutcomeFailed, Component: event.ComponentIdempotency, Policy: event.PolicyFailClosed, Err: boom},
+			{Kind: event.KindIdempotency, Outcome: event.OutcomeFailed, Component: event.ComponentIdempotency, Policy: event.PolicyFailClosed, Err: boom},
+		}, map[string]int64{"errkit.store.component=idempotency,errkit.store.policy=fail_closed": 1}},
+		{"idempotency, in the background", context.Background(), []event.Event{
+			{Kind: event.KindStore, Outcome: event.OutcomeFailed, Component: event.ComponentIdempotency, Err: boom},
+		}, map[string]int64{"errkit.store.component=idempotency": 1}},
+		{"breaker, in a request", inRequest, []event.Event{
+			{Kind: event.KindStore, Outcome: event.OutcomeFailed, Component: event.ComponentBreaker, Err: boom},
+		}, map[string]int64{"errkit.store.component=breaker": 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tm := newTelemetry(t, otelerrkit.Config{})
+			for _, e := range tt.events {
+				tm.hook(tt.ctx, e)
+			}
+			assert.Equal(t, tt.want, tm.counts(t, otelerrkit.MetricStoreFailures))
+		})
+	}
+}
+
 // TestSuccessAllocatesNothing checks the Hook's work on a request that
 // succeeds (its request ID on a recording span, an allowed rate-limit
 // decision) with the SDK on both.
