@@ -27,7 +27,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 
@@ -59,6 +58,9 @@ const (
 	msgDuplicated = "Send exactly one Authorization header with one credential."
 	msgUnknown    = "The API key is not valid."
 )
+
+// errNilLookup is the cause of Authenticate's INTERNAL for a nil Lookup.
+var errNilLookup = errors.New("bearer: Authenticate: nil Lookup")
 
 func refuse(msg string, cause error) error {
 	return apierror.Unauthenticated().WithMessage(msg).WithCause(cause)
@@ -127,9 +129,10 @@ func isTokenChar(c byte) bool {
 
 // Lookup resolves a well-formed token to its caller. It reports ok false
 // for a token that names no caller (answered UNAUTHENTICATED), and returns
-// an error only when it could not tell (its store failed): that error is
-// returned as it is, so it renders INTERNAL unless it is an
-// *apierror.Error. A Lookup should compare secrets in constant time (or
+// an error only when it could not tell (its store failed): [Authenticate]
+// returns that error as it is, unwrapped, so errors.Is and errors.As see
+// exactly what the Lookup returned, and it renders INTERNAL unless it is
+// (or wraps) an *apierror.Error. A Lookup should compare secrets in constant time (or
 // look up a hash of the token) and must not log the token.
 type Lookup func(ctx context.Context, token string) (p principal.Principal, ok bool, err error)
 
@@ -139,15 +142,20 @@ type Lookup func(ctx context.Context, token string) (p principal.Principal, ok b
 // missing, malformed, duplicated or unknown credential is UNAUTHENTICATED;
 // lookup is not called for the first three. On an error it returns r
 // itself, so that `r, err = bearer.Authenticate(r, lookup)` leaves a request
-// to render the error against.
+// to render the error against. lookup's own error is returned as it is
+// (see [Lookup]). A nil lookup is a programming mistake, answered INTERNAL
+// for every request rather than a panic.
 func Authenticate(r *http.Request, lookup Lookup) (*http.Request, error) {
+	if lookup == nil {
+		return r, apierror.Internal(errNilLookup)
+	}
 	token, err := Token(r)
 	if err != nil {
 		return r, err
 	}
 	p, ok, err := lookup(r.Context(), token)
 	if err != nil {
-		return r, fmt.Errorf("bearer: lookup: %w", err)
+		return r, err
 	}
 	if !ok {
 		return r, refuse(msgUnknown, ErrUnknown)

@@ -3,6 +3,8 @@ package bearer_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -176,13 +178,29 @@ func TestAuthenticate(t *testing.T) {
 		assert.Equal(t, "The API key is not valid.", e.Message())
 	})
 	t.Run("store failure stays a server-side cause", func(t *testing.T) {
-		_, err := bearer.Authenticate(request("Bearer broken"), lookup)
-		assert.ErrorIs(t, err, errStore)
+		r := request("Bearer broken")
+		got, err := bearer.Authenticate(r, lookup)
+		assert.Same(t, r, got)
+		assert.Same(t, errStore, err, "returned as it is, unwrapped")
 		assert.Equal(t, apierror.CodeInternal, httperror.Default().Map(err, http.Header{}).Code())
 	})
 	t.Run("lookup's own contract error passes", func(t *testing.T) {
 		_, err := bearer.Authenticate(request("Bearer switched-off"), lookup)
 		assert.True(t, apierror.HasCode(err, apierror.CodeKillSwitch))
+		var e *apierror.Error
+		require.ErrorAs(t, err, &e)
+		assert.Equal(t, apierror.CodeKillSwitch, e.Code())
+	})
+	t.Run("a wrapped typed error stays reachable with errors.As", func(t *testing.T) {
+		storeErr := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+		wrapping := func(context.Context, string) (principal.Principal, bool, error) {
+			return principal.Principal{}, false, fmt.Errorf("keys store: %w", storeErr)
+		}
+		_, err := bearer.Authenticate(request("Bearer good"), wrapping)
+		var op *net.OpError
+		require.ErrorAs(t, err, &op)
+		assert.Same(t, storeErr, op)
+		assert.Equal(t, "keys store: dial tcp: connection refused", err.Error(), "no prefix added")
 	})
 	t.Run("refused credentials never reach lookup", func(t *testing.T) {
 		calls = nil
@@ -192,6 +210,25 @@ func TestAuthenticate(t *testing.T) {
 		}
 		assert.Empty(t, calls)
 	})
+}
+
+// TestAuthenticateNilLookup: a nil Lookup is the service's mistake, not the
+// client's: INTERNAL for every request, even one without a credential, and
+// never a panic.
+func TestAuthenticateNilLookup(t *testing.T) {
+	for _, h := range [][]string{{"Bearer good"}, nil, {"Basic x"}} {
+		r := request(h...)
+		var got *http.Request
+		var err error
+		require.NotPanics(t, func() { got, err = bearer.Authenticate(r, nil) }, "%q", h)
+		assert.Same(t, r, got)
+		e, ok := apierror.As(err)
+		require.True(t, ok, "%q: %v", h, err)
+		assert.Equal(t, apierror.CodeInternal, e.Code())
+		assert.EqualError(t, errors.Unwrap(e), "bearer: Authenticate: nil Lookup")
+		_, ok = principal.From(got)
+		assert.False(t, ok)
+	}
 }
 
 func TestMatch(t *testing.T) {

@@ -14,8 +14,9 @@
 //
 // An address is normalised: an IPv4-mapped IPv6 address is unmapped
 // ("::ffff:192.0.2.1" is 192.0.2.1) and an IPv6 zone is dropped. A client
-// on IPv6 usually holds a whole /64, so [Config].IPv6Prefix groups keys by
-// prefix.
+// on IPv6 usually holds a whole /64 and can pick a fresh address from it
+// for every request, so [Resolver.Key] keys IPv6 clients by their /64
+// network unless [Config].IPv6Prefix says otherwise.
 package clientip
 
 import (
@@ -61,12 +62,19 @@ type Config struct {
 	// [XForwardedFor]. Only that one header is read: a proxy that sets one
 	// header passes the other through from the client unchecked.
 	Header Header
-	// IPv6Prefix, when not zero, makes [Resolver.Key] key IPv6 clients by
-	// their /IPv6Prefix network (64 is the usual choice: one subscriber's
-	// allocation) instead of the full address. [Resolver.Addr] always
-	// returns the full address. 1 to 128; 0 means the full address.
+	// IPv6Prefix is the length of the network [Resolver.Key] keys an IPv6
+	// client by: 1 to 128, and 0 means [DefaultIPv6Prefix] (64, one
+	// subscriber's allocation), so that a client cannot spend a fresh
+	// budget per address of its /64. 128 keys by the full address; a
+	// shorter prefix (56, 48) puts a whole site's allocation in one key.
+	// [Resolver.Addr] always returns the full address.
 	IPv6Prefix int
 }
+
+// DefaultIPv6Prefix is the IPv6 network length keys use when
+// [Config].IPv6Prefix is 0: a /64, the smallest allocation an IPv6
+// subscriber is given.
+const DefaultIPv6Prefix = 64
 
 // Resolver finds client addresses. It is safe for concurrent use.
 type Resolver struct {
@@ -76,10 +84,16 @@ type Resolver struct {
 	ipv6Prefix int
 }
 
-// New returns a Resolver for cfg, or an error when cfg is invalid.
+// New returns a Resolver for cfg, or an error when cfg is invalid: an
+// IPv6Prefix outside 0-128, an unknown Header, or a trusted prefix that is
+// invalid or IPv4-mapped and shorter than /96 (see [ParsePrefixes]).
 func New(cfg Config) (*Resolver, error) {
 	if cfg.IPv6Prefix < 0 || cfg.IPv6Prefix > 128 {
 		return nil, fmt.Errorf("clientip: Config.IPv6Prefix %d is not within 0-128", cfg.IPv6Prefix)
+	}
+	ipv6Prefix := cfg.IPv6Prefix
+	if ipv6Prefix == 0 {
+		ipv6Prefix = DefaultIPv6Prefix
 	}
 	if cfg.Header != XForwardedFor && cfg.Header != Forwarded {
 		return nil, fmt.Errorf("clientip: Config.Header %d is not XForwardedFor or Forwarded", int(cfg.Header))
@@ -89,21 +103,33 @@ func New(cfg Config) (*Resolver, error) {
 		if !p.IsValid() {
 			return nil, errors.New("clientip: Config.TrustedProxies holds an invalid prefix")
 		}
+		if err := checkMapped(p); err != nil {
+			return nil, fmt.Errorf("clientip: Config.TrustedProxies: %w", err)
+		}
 		trusted = append(trusted, normalPrefix(p))
 	}
-	return &Resolver{trusted: trusted, header: cfg.Header.String(), forwarded: cfg.Header == Forwarded, ipv6Prefix: cfg.IPv6Prefix}, nil
+	return &Resolver{trusted: trusted, header: cfg.Header.String(), forwarded: cfg.Header == Forwarded, ipv6Prefix: ipv6Prefix}, nil
+}
+
+// checkMapped refuses an IPv4-mapped prefix shorter than /96. Such a
+// prefix reaches outside ::ffff:0:0/96, so it names no IPv4 network: read
+// as IPv6 it covers every mapped address (::ffff:10.0.0.0/8 is ::/8, all
+// of IPv4), and it is almost always a /8 written in the wrong notation.
+// Trusting all of IPv4 by a typo would let any client choose its key.
+func checkMapped(p netip.Prefix) error {
+	if p.Addr().Is4In6() && p.Bits() < 96 {
+		return fmt.Errorf("IPv4-mapped prefix %s is shorter than /96 (write an IPv4 network as 10.0.0.0/8, or mapped as ::ffff:10.0.0.0/104)", p)
+	}
+	return nil
 }
 
 // normalPrefix unmaps an IPv4-mapped prefix (::ffff:10.0.0.0/104 is
 // 10.0.0.0/8), so that it matches the unmapped addresses compared to it.
+// p is valid and passed checkMapped.
 func normalPrefix(p netip.Prefix) netip.Prefix {
 	a := p.Addr().WithZone("")
 	if a.Is4In6() {
-		bits := p.Bits() - 96
-		if bits < 0 {
-			bits = 0
-		}
-		return netip.PrefixFrom(a.Unmap(), bits).Masked()
+		return netip.PrefixFrom(a.Unmap(), p.Bits()-96).Masked()
 	}
 	return netip.PrefixFrom(a, p.Bits()).Masked()
 }
@@ -111,7 +137,9 @@ func normalPrefix(p netip.Prefix) netip.Prefix {
 // ParsePrefixes parses networks in CIDR notation ("10.0.0.0/8",
 // "2001:db8::/32") or single addresses ("192.0.2.7", a /32 or /128), for
 // [Config].TrustedProxies. Empty strings are skipped, so a flag's
-// strings.Split(v, ",") can be passed as it is.
+// strings.Split(v, ",") can be passed as it is. An IPv4-mapped network
+// shorter than /96 ("::ffff:10.0.0.0/8") is an error: it is no IPv4
+// network, and read as IPv6 it would cover every IPv4 address.
 func ParsePrefixes(s ...string) ([]netip.Prefix, error) {
 	out := make([]netip.Prefix, 0, len(s))
 	for _, v := range s {
@@ -122,6 +150,9 @@ func ParsePrefixes(s ...string) ([]netip.Prefix, error) {
 		if strings.Contains(v, "/") {
 			p, err := netip.ParsePrefix(v)
 			if err != nil {
+				return nil, fmt.Errorf("clientip: %w", err)
+			}
+			if err := checkMapped(p); err != nil {
 				return nil, fmt.Errorf("clientip: %w", err)
 			}
 			out = append(out, p)
@@ -186,8 +217,10 @@ func (res *Resolver) Addr(r *http.Request) (netip.Addr, bool) {
 	return client, true
 }
 
-// Key returns "ip:" and the client address of r (or of its /IPv6Prefix
-// network: "ip:2001:db8:1:2::/64"), for ratelimit.Config.KeyFunc. A
+// Key returns "ip:" and the client address of r, or for IPv6 the network
+// of [Config].IPv6Prefix bits holding it ("ip:2001:db8:1:2::/64"; with
+// IPv6Prefix 128 the full address, "ip:2001:db8:1:2::7"), for
+// ratelimit.Config.KeyFunc. A
 // request whose peer is not an IP address gets "ip:unknown": such requests
 // share one bucket, rather than go unlimited (an empty key is not
 // limited). A key holds only hex digits, '.', ':' and '/' after "ip:", so
@@ -197,7 +230,7 @@ func (res *Resolver) Key(r *http.Request) string {
 	if !ok {
 		return "ip:unknown"
 	}
-	if res.ipv6Prefix > 0 && a.Is6() {
+	if a.Is6() && res.ipv6Prefix < 128 {
 		p, _ := a.Prefix(res.ipv6Prefix)
 		return "ip:" + p.String()
 	}

@@ -1,6 +1,8 @@
 package clientip_test
 
 import (
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -83,8 +85,13 @@ func TestXForwardedFor(t *testing.T) {
 			}
 			a, ok := res.Addr(r)
 			require.True(t, ok)
-			assert.Equal(t, netip.MustParseAddr(tt.want), a)
-			assert.Equal(t, "ip:"+tt.want, res.Key(r))
+			want := netip.MustParseAddr(tt.want)
+			assert.Equal(t, want, a)
+			wantKey := "ip:" + tt.want
+			if want.Is6() {
+				wantKey = "ip:" + netip.PrefixFrom(want, 64).Masked().String() // the default IPv6Prefix
+			}
+			assert.Equal(t, wantKey, res.Key(r))
 		})
 	}
 }
@@ -137,25 +144,45 @@ func TestForwarded(t *testing.T) {
 }
 
 func TestKey(t *testing.T) {
-	full := resolver(t, clientip.Config{})
+	zero := resolver(t, clientip.Config{}) // IPv6Prefix 0: DefaultIPv6Prefix, a /64
 	by64 := resolver(t, clientip.Config{IPv6Prefix: 64})
+	by48 := resolver(t, clientip.Config{IPv6Prefix: 48})
+	full := resolver(t, clientip.Config{IPv6Prefix: 128})
 	tests := []struct {
-		peer       string
-		full, by64 string
+		peer             string
+		by64, by48, full string
 	}{
-		{"203.0.113.7:1", "ip:203.0.113.7", "ip:203.0.113.7"},
-		{"[2001:db8:1:2:3:4:5:6]:1", "ip:2001:db8:1:2:3:4:5:6", "ip:2001:db8:1:2::/64"},
-		{"[2001:db8:1:2:ffff::1]:1", "ip:2001:db8:1:2:ffff::1", "ip:2001:db8:1:2::/64"},
-		{"[::ffff:203.0.113.7]:1", "ip:203.0.113.7", "ip:203.0.113.7"},
-		{"@", "ip:unknown", "ip:unknown"},
-		{"", "ip:unknown", "ip:unknown"},
+		{"203.0.113.7:1", "ip:203.0.113.7", "ip:203.0.113.7", "ip:203.0.113.7"},
+		{"[2001:db8:1:2:3:4:5:6]:1", "ip:2001:db8:1:2::/64", "ip:2001:db8:1::/48", "ip:2001:db8:1:2:3:4:5:6"},
+		{"[2001:db8:1:2:ffff::1]:1", "ip:2001:db8:1:2::/64", "ip:2001:db8:1::/48", "ip:2001:db8:1:2:ffff::1"},
+		{"[2001:db8:1:3::1]:1", "ip:2001:db8:1:3::/64", "ip:2001:db8:1::/48", "ip:2001:db8:1:3::1"},
+		{"[fe80::1%eth0]:1", "ip:fe80::/64", "ip:fe80::/48", "ip:fe80::1"},
+		{"[::ffff:203.0.113.7]:1", "ip:203.0.113.7", "ip:203.0.113.7", "ip:203.0.113.7"},
+		{"@", "ip:unknown", "ip:unknown", "ip:unknown"},
+		{"", "ip:unknown", "ip:unknown", "ip:unknown"},
 	}
 	for _, tt := range tests {
 		r := req(tt.peer, xff)
-		assert.Equal(t, tt.full, full.Key(r), tt.peer)
-		assert.Equal(t, tt.by64, by64.Key(r), tt.peer)
+		assert.Equal(t, tt.by64, zero.Key(r), "default, %s", tt.peer)
+		assert.Equal(t, tt.by64, by64.Key(r), "/64, %s", tt.peer)
+		assert.Equal(t, tt.by48, by48.Key(r), "/48, %s", tt.peer)
+		assert.Equal(t, tt.full, full.Key(r), "/128, %s", tt.peer)
 	}
-	_, ok := full.Addr(req("@", xff))
+	t.Run("addresses of one /64 share a key by default", func(t *testing.T) {
+		keys := map[string]bool{}
+		for i := range 16 {
+			keys[zero.Key(req(fmt.Sprintf("[2001:db8:1:2::%x]:1", i+1), xff))] = true
+		}
+		assert.Equal(t, map[string]bool{"ip:2001:db8:1:2::/64": true}, keys)
+	})
+	t.Run("Addr is the full address whatever the prefix", func(t *testing.T) {
+		for _, res := range []*clientip.Resolver{zero, by48, full} {
+			a, ok := res.Addr(req("[2001:db8:1:2:3:4:5:6]:1", xff))
+			require.True(t, ok)
+			assert.Equal(t, netip.MustParseAddr("2001:db8:1:2:3:4:5:6"), a)
+		}
+	})
+	_, ok := zero.Addr(req("@", xff))
 	assert.False(t, ok)
 }
 
@@ -169,6 +196,41 @@ func TestConfig(t *testing.T) {
 		_, err := clientip.New(cfg)
 		assert.Error(t, err, "%+v", cfg)
 	}
+	for _, n := range []int{0, 1, 64, 128} {
+		_, err := clientip.New(clientip.Config{IPv6Prefix: n})
+		assert.NoError(t, err, "IPv6Prefix %d", n)
+	}
+	t.Run("IPv4-mapped trusted prefix shorter than /96 is refused", func(t *testing.T) {
+		// Unmapped, ::ffff:10.0.0.0/8 used to become 0.0.0.0/0: every IPv4
+		// peer trusted, every client free to choose its key.
+		for _, p := range []string{"::ffff:10.0.0.0/8", "::ffff:0.0.0.0/95", "::ffff:192.0.2.0/0"} {
+			_, err := clientip.New(clientip.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix(p)}})
+			require.Error(t, err, p)
+			assert.Contains(t, err.Error(), "clientip: Config.TrustedProxies: IPv4-mapped prefix "+p+" is shorter than /96", p)
+		}
+	})
+	t.Run("IPv4-mapped /96 and longer are IPv4 networks", func(t *testing.T) {
+		tests := []struct {
+			prefix          string
+			trusted, others []string
+		}{
+			{"::ffff:0.0.0.0/96", []string{"10.1.2.3", "203.0.113.7"}, []string{"2001:db8::1"}},
+			{"::ffff:10.0.0.0/104", []string{"10.1.2.3", "10.255.255.255"}, []string{"11.0.0.1", "203.0.113.7"}},
+			{"::ffff:192.0.2.7/128", []string{"192.0.2.7"}, []string{"192.0.2.8"}},
+		}
+		for _, tt := range tests {
+			res, err := clientip.New(clientip.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix(tt.prefix)}})
+			require.NoError(t, err, tt.prefix)
+			for _, peer := range tt.trusted {
+				assert.Equal(t, "ip:198.51.100.1", res.Key(req(net.JoinHostPort(peer, "80"), xff, "198.51.100.1")), "%s trusts %s", tt.prefix, peer)
+			}
+			for _, peer := range tt.others {
+				a, ok := res.Addr(req(net.JoinHostPort(peer, "80"), xff, "198.51.100.1"))
+				require.True(t, ok)
+				assert.Equal(t, netip.MustParseAddr(peer), a, "%s does not trust %s", tt.prefix, peer)
+			}
+		}
+	})
 	t.Run("IPv4-mapped trusted prefix matches IPv4 peers", func(t *testing.T) {
 		res, err := clientip.New(clientip.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("::ffff:10.0.0.0/104")}})
 		require.NoError(t, err)
@@ -191,8 +253,13 @@ func TestParsePrefixes(t *testing.T) {
 		netip.MustParsePrefix("192.0.2.8/32"),
 		netip.MustParsePrefix("fe80::1/128"),
 	}, got)
-	for _, bad := range []string{"10.0.0.0/33", "example.com", "10.0.0.0/8/8", "1.2.3"} {
+	for _, bad := range []string{"10.0.0.0/33", "example.com", "10.0.0.0/8/8", "1.2.3", "::ffff:10.0.0.0/8"} {
 		_, err := clientip.ParsePrefixes(bad)
 		assert.Error(t, err, bad)
 	}
+	_, err = clientip.ParsePrefixes("10.0.0.0/8", "::ffff:10.0.0.0/8")
+	assert.EqualError(t, err, "clientip: IPv4-mapped prefix ::ffff:10.0.0.0/8 is shorter than /96 (write an IPv4 network as 10.0.0.0/8, or mapped as ::ffff:10.0.0.0/104)")
+	got, err = clientip.ParsePrefixes("::ffff:10.0.0.0/104")
+	require.NoError(t, err)
+	assert.Equal(t, []netip.Prefix{netip.MustParsePrefix("::ffff:10.0.0.0/104")}, got, "kept as written; New unmaps it")
 }

@@ -21,8 +21,8 @@ import (
 // limiter still runs after authentication. The IP rate must sit above the
 // busiest legitimate client behind one address (a partner's NAT).
 func ExampleResolver_Key() {
-	trusted, _ := clientip.ParsePrefixes("10.0.0.0/8") // the load balancers
-	ips, err := clientip.New(clientip.Config{TrustedProxies: trusted, IPv6Prefix: 64})
+	trusted, _ := clientip.ParsePrefixes("10.0.0.0/8")                 // the load balancers
+	ips, err := clientip.New(clientip.Config{TrustedProxies: trusted}) // IPv6 clients keyed by their /64
 	if err != nil {
 		panic(err)
 	}

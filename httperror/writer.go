@@ -256,20 +256,23 @@ func (w *Writer) WriteMeta(rw http.ResponseWriter, r *http.Request, err error, m
 		}
 	}
 	w.logError(r, m.Route, e, err, id, false)
-	closeIfBodyUnread(hdr, r)
+	closing := closeIfBodyUnread(hdr, r)
 
 	status := e.Status()
 	if r.Method == http.MethodHead {
 		rw.WriteHeader(status)
-		return
+	} else {
+		bp := bufPool.Get().(*[]byte)
+		buf := e.AppendJSON((*bp)[:0], id)
+		rw.WriteHeader(status)
+		_, _ = rw.Write(buf) // a failed write means the client is gone
+		if cap(buf) <= 64<<10 {
+			*bp = buf
+			bufPool.Put(bp)
+		}
 	}
-	bp := bufPool.Get().(*[]byte)
-	buf := e.AppendJSON((*bp)[:0], id)
-	rw.WriteHeader(status)
-	_, _ = rw.Write(buf) // a failed write means the client is gone
-	if cap(buf) <= 64<<10 {
-		*bp = buf
-		bufPool.Put(bp)
+	if closing {
+		stopReading(rw) // once the response is written
 	}
 }
 

@@ -18,7 +18,8 @@ import (
 // into an untyped value. Properties: it never panics; a refusal is
 // VALIDATION with exactly one issue or PAYLOAD_TOO_LARGE with the cap, and
 // it renders as a valid envelope; an accepted body is valid UTF-8 and one
-// JSON value, and decodes to what encoding/json's Unmarshal makes of it.
+// JSON value nesting at most MaxDepth levels (small here, so short inputs
+// reach it), and decodes to what encoding/json's Unmarshal makes of it.
 func FuzzDecode(f *testing.F) {
 	for _, s := range []struct{ body, ct string }{
 		{`{"name":"a","count":1,"items":[{"id":2}]}`, "application/json"},
@@ -30,15 +31,18 @@ func FuzzDecode(f *testing.F) {
 		{`<a/>`, "application/xml"},
 		{`{}`, "application/json; charset=latin1"},
 		{``, "application/json"},
+		{strings.Repeat("[", 200), "application/json"},
+		{`{"a":[{"b":[[[[[1]]]]]}]}`, "application/json"},
+		{`{"a":[{"b":[[[[[[1]]]]]]}]}`, "application/json"},
 	} {
 		f.Add([]byte(s.body), s.ct)
 	}
-	const max = 256
+	const max, maxDepth = 256, 8
 	f.Fuzz(func(t *testing.T, body []byte, ct string) {
 		for _, v := range []any{&content{}, new(any)} {
 			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(string(body)))
 			r.Header["Content-Type"] = []string{ct}
-			err := jsonbody.Decode(r, v, jsonbody.Options{MaxBytes: max})
+			err := jsonbody.Decode(r, v, jsonbody.Options{MaxBytes: max, MaxDepth: maxDepth})
 			if err != nil {
 				e, ok := apierror.As(err)
 				require.True(t, ok)
@@ -63,6 +67,7 @@ func FuzzDecode(f *testing.F) {
 			}
 			require.True(t, utf8.Valid(body))
 			require.True(t, json.Valid(body))
+			require.LessOrEqual(t, depthOf(body), maxDepth)
 			switch v := v.(type) {
 			case *content:
 				var want content
@@ -75,4 +80,24 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// depthOf is how deep arrays and objects nest in b, valid JSON.
+func depthOf(b []byte) int {
+	depth, deepest, inString := 0, 0, false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '[' || c == '{':
+			depth++
+			deepest = max(deepest, depth)
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return deepest
 }

@@ -16,6 +16,10 @@
 //     the value (`{"a":1}{"a":2}`, `{} x`);
 //   - an object has the same key twice, at any depth (`{"a":1,"a":2}`:
 //     parsers disagree on which wins);
+//   - arrays and objects nest deeper than [Options].MaxDepth
+//     ([DefaultMaxDepth], 512, by default): the check stops at the first
+//     level too deep, so a body of a million "[" costs a bounded amount of
+//     memory and time, not one allocation per bracket;
 //   - a value has the wrong type (the issue names the field path) or, with
 //     [Options].DisallowUnknownFields, a field is unknown (the issue names
 //     it).
@@ -54,6 +58,15 @@ import (
 // DefaultMaxBytes is the body cap of the zero [Options]: 1 MiB.
 const DefaultMaxBytes = 1 << 20
 
+// DefaultMaxDepth is the nesting limit of the zero [Options]: 512 levels of
+// arrays and objects, far beyond any real request and small enough that the
+// check's own stack stays a few KiB.
+const DefaultMaxDepth = 512
+
+// maxMaxDepth is encoding/json's own nesting limit: Unmarshal refuses a
+// deeper value whatever MaxDepth says.
+const maxMaxDepth = 10000
+
 // Options configure [Decode]. The zero value is the strict default.
 type Options struct {
 	// MaxBytes caps the body. Zero means [DefaultMaxBytes]; negative is a
@@ -66,6 +79,11 @@ type Options struct {
 	// it is, for routes where every field is optional. Content-Type is not
 	// checked when Content-Length is 0.
 	AllowEmpty bool
+	// MaxDepth caps how deep arrays and objects nest: `[[1]]` is 2 levels,
+	// a scalar 0. A deeper body is VALIDATION on path "body". Zero means
+	// [DefaultMaxDepth]; negative or above 10000 (encoding/json's own
+	// limit) is a programming mistake, answered INTERNAL.
+	MaxDepth int
 }
 
 // Issue paths and messages.
@@ -83,9 +101,9 @@ const (
 
 // Decode decodes r's body, a single JSON value, into v, with the checks of
 // the package documentation. It returns nil or an *apierror.Error
-// (VALIDATION or PAYLOAD_TOO_LARGE; INTERNAL only for negative MaxBytes or
-// a v encoding/json cannot decode into). It reads at most MaxBytes+1 bytes
-// and does not close the body (net/http does).
+// (VALIDATION or PAYLOAD_TOO_LARGE; INTERNAL only for an out-of-range
+// MaxBytes or MaxDepth or a v encoding/json cannot decode into). It reads
+// at most MaxBytes+1 bytes and does not close the body (net/http does).
 func Decode(r *http.Request, v any, opts Options) error {
 	max := opts.MaxBytes
 	switch {
@@ -93,6 +111,13 @@ func Decode(r *http.Request, v any, opts Options) error {
 		return apierror.Internal(fmt.Errorf("jsonbody: Options.MaxBytes is negative (%d)", max))
 	case max == 0:
 		max = DefaultMaxBytes
+	}
+	depth := opts.MaxDepth
+	switch {
+	case depth < 0 || depth > maxMaxDepth:
+		return apierror.Internal(fmt.Errorf("jsonbody: Options.MaxDepth is %d, outside 0..%d", depth, maxMaxDepth))
+	case depth == 0:
+		depth = DefaultMaxDepth
 	}
 	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
 		return empty(opts)
@@ -110,7 +135,7 @@ func Decode(r *http.Request, v any, opts Options) error {
 	if len(bytes.TrimLeft(body, " \t\r\n")) == 0 {
 		return empty(opts)
 	}
-	if e := check(body); e != nil {
+	if e := check(body, depth); e != nil {
 		return e
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -136,7 +161,9 @@ func empty(opts Options) error {
 
 // read returns the body, or PAYLOAD_TOO_LARGE past max, or VALIDATION when
 // the client's body cannot be read (a read timeout, a connection gone, a
-// broken chunked encoding: the client's doing, not a server fault).
+// broken chunked encoding: the client's doing, not a server fault). It
+// grows its buffer as bytes arrive rather than trusting Content-Length, so a
+// client pays in bytes sent for the memory it holds.
 func read(body io.Reader, max int64) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(body, max+1))
 	if err != nil {
@@ -184,13 +211,16 @@ func checkContentType(values []string) *apierror.Error {
 }
 
 // check validates the bytes before anything is decoded into the caller's
-// value: UTF-8, one well-formed JSON value and nothing after it, no
-// duplicated key, no lone surrogate escape.
-func check(body []byte) *apierror.Error {
+// value: UTF-8, one well-formed JSON value nesting at most maxDepth levels
+// and nothing after it, no duplicated key, no lone surrogate escape.
+func check(body []byte, maxDepth int) *apierror.Error {
 	if !utf8.Valid(body) {
 		return bodyIssue(fmt.Sprintf("The body is not valid UTF-8 (invalid byte at offset %d).", invalidUTF8(body)))
 	}
-	end, dup, err := walk(body)
+	end, dup, err := walk(body, maxDepth)
+	if errors.Is(err, errTooDeep) {
+		return bodyIssue(fmt.Sprintf("The body nests deeper than %d levels.", maxDepth)).WithCause(err)
+	}
 	if err != nil {
 		return httperror.FromDecodeError(err)
 	}
@@ -237,14 +267,22 @@ type frame struct {
 // maxDupPath bounds the path a duplicate-key issue names.
 const maxDupPath = 200
 
+// errTooDeep is walk's answer to a value nesting deeper than its limit.
+var errTooDeep = errors.New("jsonbody: nesting too deep")
+
 // walk reads the first JSON value of body token by token. It returns the
 // offset where the value ends, the path of the first key repeated within
-// one object (or ""), or the decoder's error (a *json.SyntaxError with its
-// offset, or io.ErrUnexpectedEOF).
-func walk(body []byte) (end int, dup string, err error) {
+// one object (or ""), errTooDeep when arrays and objects nest deeper than
+// maxDepth, or the decoder's error (a *json.SyntaxError with its offset, or
+// io.ErrUnexpectedEOF).
+//
+// The depth is checked before a frame is pushed, and Token pushes its own
+// state only when it returns a delimiter, so neither stack grows past
+// maxDepth+1 entries whatever the body holds.
+func walk(body []byte, maxDepth int) (end int, dup string, err error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber() // no float conversion of numbers we only skip
-	var stack []*frame
+	var stack []frame
 	for {
 		tok, err := dec.Token()
 		if err != nil {
@@ -261,7 +299,7 @@ func walk(body []byte) (end int, dup string, err error) {
 			continue
 		}
 		if len(stack) > 0 {
-			top := stack[len(stack)-1]
+			top := &stack[len(stack)-1]
 			switch {
 			case top.object && !top.haveKey: // Token alternates keys and values
 				k, _ := tok.(string)
@@ -281,10 +319,11 @@ func walk(body []byte) (end int, dup string, err error) {
 			}
 		}
 		switch tok {
-		case json.Delim('{'):
-			stack = append(stack, &frame{object: true})
-		case json.Delim('['):
-			stack = append(stack, &frame{})
+		case json.Delim('{'), json.Delim('['):
+			if len(stack) >= maxDepth {
+				return 0, "", errTooDeep
+			}
+			stack = append(stack, frame{object: tok == json.Delim('{')})
 		default:
 			if len(stack) == 0 {
 				return int(dec.InputOffset()), "", nil // a scalar at the top
@@ -295,7 +334,7 @@ func walk(body []byte) (end int, dup string, err error) {
 
 // pathOf is the path of the value the innermost frame of stack holds, as
 // "items[0].name": built only to report a duplicate.
-func pathOf(stack []*frame) string {
+func pathOf(stack []frame) string {
 	var path string
 	for _, f := range stack {
 		if len(path) > maxDupPath {

@@ -3,10 +3,12 @@ package jsonbody_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -330,3 +332,86 @@ func TestOnTheWire(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func TestMaxDepth(t *testing.T) {
+	deep := func(n int, open, scalar, close string) string {
+		return strings.Repeat(open, n) + scalar + strings.Repeat(close, n)
+	}
+	tooDeep := func(n int) string { return issue("body", fmt.Sprintf("The body nests deeper than %d levels.", n)) }
+	tests := []struct {
+		name    string
+		body    string
+		opts    jsonbody.Options
+		details string // "" when accepted
+	}{
+		{name: "default depth, arrays", body: deep(jsonbody.DefaultMaxDepth, "[", "", "]")},
+		{name: "default depth, objects", body: deep(jsonbody.DefaultMaxDepth, `{"a":`, "0", "}")},
+		{name: "one past the default, arrays", body: deep(jsonbody.DefaultMaxDepth+1, "[", "", "]"), details: tooDeep(512)},
+		{name: "one past the default, objects", body: deep(jsonbody.DefaultMaxDepth+1, `{"a":`, "0", "}"), details: tooDeep(512)},
+		{name: "mixed, at MaxDepth", body: `{"a":[{"b":[]}]}`, opts: jsonbody.Options{MaxDepth: 4}},
+		{name: "mixed, past MaxDepth", body: `{"a":[{"b":[[]]}]}`, opts: jsonbody.Options{MaxDepth: 4}, details: tooDeep(4)},
+		{name: "wide is not deep", body: `[[],[],{"a":[]},[1,2]]`, opts: jsonbody.Options{MaxDepth: 3}},
+		{name: "scalar at MaxDepth 1", body: `1`, opts: jsonbody.Options{MaxDepth: 1}},
+		{name: "unclosed, too deep before the end", body: strings.Repeat("[", 10), opts: jsonbody.Options{MaxDepth: 3}, details: tooDeep(3)},
+		{name: "encoding/json's own limit", body: deep(10000, "[", "", "]"), opts: jsonbody.Options{MaxDepth: 10000, MaxBytes: 1 << 20}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var v any = "before"
+			err := jsonbody.Decode(post(tt.body, "application/json"), &v, tt.opts)
+			if tt.details == "" {
+				require.NoError(t, err)
+				var want any
+				require.NoError(t, json.Unmarshal([]byte(tt.body), &want))
+				assert.Equal(t, want, v)
+				return
+			}
+			code, d := details(t, err)
+			assert.Equal(t, apierror.CodeValidation, code)
+			assert.JSONEq(t, tt.details, d)
+			assert.Equal(t, "before", v, "refused before decoding")
+		})
+	}
+	t.Run("out of range is INTERNAL", func(t *testing.T) {
+		for _, depth := range []int{-1, 10001} {
+			err := jsonbody.Decode(post(`{}`, "application/json"), &content{}, jsonbody.Options{MaxDepth: depth})
+			assert.True(t, apierror.HasCode(err, apierror.CodeInternal), "MaxDepth %d: %v", depth, err)
+		}
+	})
+}
+
+// deepBody is a body of 1 MiB of "[", the default MaxBytes: before the
+// depth limit it cost a heap frame per bracket (132 MiB, half a second).
+var deepBody = strings.Repeat("[", jsonbody.DefaultMaxBytes)
+
+// TestDeepBodyIsCheap: the million-bracket body is refused for its depth,
+// and the whole Decode allocates about what reading the body costs
+// (io.ReadAll: about twice the body, four times under -race) in a few dozen
+// allocations, not memory in proportion to the brackets.
+func TestDeepBodyIsCheap(t *testing.T) {
+	r := post(deepBody, "application/json")
+	var v any
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	err := jsonbody.Decode(r, &v, jsonbody.Options{})
+	runtime.ReadMemStats(&after)
+
+	code, d := details(t, err)
+	assert.Equal(t, apierror.CodeValidation, code)
+	assert.JSONEq(t, issue("body", "The body nests deeper than 512 levels."), d)
+	allocated := after.TotalAlloc - before.TotalAlloc
+	assert.Less(t, allocated, uint64(6<<20), "bytes allocated by Decode of a 1 MiB body")
+	assert.Less(t, after.Mallocs-before.Mallocs, uint64(1000), "allocations by Decode of a 1 MiB body")
+}
+
+func BenchmarkDecodeDeepBody(b *testing.B) {
+	b.ReportAllocs()
+	b.SetBytes(int64(len(deepBody)))
+	for b.Loop() {
+		var v any
+		if err := jsonbody.Decode(post(deepBody, "application/json"), &v, jsonbody.Options{}); err == nil {
+			b.Fatal("a 1 MiB deep body was accepted")
+		}
+	}
+}

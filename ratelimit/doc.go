@@ -90,10 +90,15 @@
 //
 // A [Throttle] (built by [NewThrottle]) counts failed authentications per
 // client IP instead of requests: [Throttle.Fail] spends a token of the IP's
-// failure budget in a Store after a failed authentication, and once the
-// budget is spent the IP is blocked locally, so that [Throttle.Check],
-// before authentication, answers every request of that IP RATE_LIMITED
-// with Retry-After, a right key included, at the cost of one map lookup.
-// Clients that authenticate are never charged; see [Throttle] for the
-// reasoning and for what a fleet sharing a Redis store gets.
+// failure budget in a Store after a failed authentication, and
+// [Throttle.Check], before authentication, refuses a request RATE_LIMITED
+// with Retry-After, a right key included, once the IP's budget is spent,
+// or once the attempts of that IP in flight (checked, their outcome not
+// known yet) use up what is left of it, so that guesses sent all at once
+// get no more lookups than guesses sent one by one. Check makes no store
+// call; an attempt ends with Fail, with [Throttle.Done] after a successful
+// authentication, and at the latest when its request ends. Clients that
+// authenticate are never charged; see [Throttle] for the reasoning and
+// for what a fleet sharing a Redis store gets (the budget is the fleet's,
+// the attempts in flight are counted per instance).
 package ratelimit

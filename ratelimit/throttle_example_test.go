@@ -16,7 +16,8 @@ import (
 )
 
 // A Throttle around authentication, in net/http middleware: Check before
-// the key lookup, Fail after a failed one. A client that spends its
+// the key lookup, Fail after a failed one, Done after a successful one
+// (without it the attempt ends with the request). A client that spends its
 // failure budget (here 3) is answered 429 with Retry-After for every
 // request, its right key included, until the budget refills; requests
 // that never fail are never counted.
@@ -58,6 +59,7 @@ func ExampleThrottle() {
 				}
 				return err // 401
 			}
+			throttle.Done(r) // authenticated: no longer an attempt in flight
 			next.ServeHTTP(w, r)
 			return nil
 		})

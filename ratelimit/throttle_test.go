@@ -104,7 +104,7 @@ func TestNewThrottleConfig(t *testing.T) {
 		th, err := NewThrottle(ThrottleConfig{KeyFunc: ipKey})
 		require.NoError(t, err)
 		assert.Equal(t, Class{Name: DefaultThrottleClass, Rate: DefaultThrottleRate}, th.class)
-		assert.Equal(t, DefaultMaxBlocked, th.blocked.max)
+		assert.Equal(t, DefaultMaxBlocked, th.attempts.max)
 		assert.IsType(t, &MemoryStore{}, th.store, "nil Store: a private memory store")
 		assert.Nil(t, th.fallback, "a private memory store needs no fallback")
 		// The default budget: Burst failures pass, the next is refused.
@@ -250,7 +250,7 @@ func TestThrottleBounded(t *testing.T) {
 			require.NoError(t, th.Fail(http.Header{}, ipRequest(ip)))
 			require.Error(t, th.Fail(http.Header{}, ipRequest(ip)))
 			require.LessOrEqual(t, th.Blocked(), max)
-			require.LessOrEqual(t, len(th.blocked.heap), max)
+			require.LessOrEqual(t, len(th.attempts.heap), max)
 			if i%7 == 0 {
 				clk.Advance(time.Millisecond)
 			}
@@ -306,6 +306,36 @@ func TestThrottleFleet(t *testing.T) {
 	clk.Advance(time.Second)
 	assert.NoError(t, a.Check(http.Header{}, ipRequest(ip)), "the block ends on both instances when the next token exists")
 	assert.NoError(t, b.Check(http.Header{}, ipRequest(ip)))
+
+	t.Run("attempts in flight are counted per instance", func(t *testing.T) {
+		const ip = "198.51.100.8"
+		c, d := newInstance(), newInstance()
+		var reqs []*http.Request
+		for _, th := range []*Throttle{c, c, c, d, d, d} {
+			r, cancel := ctxRequest(t, ip)
+			defer cancel()
+			require.NoError(t, th.Check(http.Header{}, r), "each instance lets its own idea of the budget through")
+			reqs = append(reqs, r)
+		}
+		for _, th := range []*Throttle{c, d} {
+			r, cancel := ctxRequest(t, ip)
+			defer cancel()
+			require.Error(t, th.Check(http.Header{}, r), "the fourth attempt on an instance")
+		}
+		// The store holds the budget (3): c's failures spend it, d's
+		// first is denied, and d's others are refused without a store call.
+		var outcomes []bool
+		for i, r := range reqs {
+			th := c
+			if i >= 3 {
+				th = d
+			}
+			outcomes = append(outcomes, th.Fail(http.Header{}, r) == nil)
+		}
+		assert.Equal(t, []bool{true, true, true, false, false, false}, outcomes)
+		assert.Error(t, c.Check(http.Header{}, ipRequest(ip)), "c: blocked since its own last token")
+		assert.Error(t, d.Check(http.Header{}, ipRequest(ip)), "d: blocked since the denial")
+	})
 }
 
 // flakyStore fails while down is set and decides with next otherwise.
@@ -383,38 +413,169 @@ func TestThrottleStoreFailure(t *testing.T) {
 	})
 }
 
-// TestThrottleConcurrent fails and checks from many goroutines with the
-// clock stopped: exactly Burst failures of each client pass, whatever the
-// interleaving, and every later one is refused.
+// ctxRequest is a request from the client ip whose context ends with
+// cancel, as the context of a request net/http serves ends when its
+// handler returns.
+func ctxRequest(t *testing.T, ip string) (*http.Request, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(t.Context())
+	return ipRequest(ip).WithContext(ctx), cancel
+}
+
+// barrier opens when n parties have arrived: the guesses of the
+// concurrency tests whose lookup runs wait on it, so that every other
+// guess is decided while they are all still in flight.
+type barrier struct {
+	n       int64
+	arrived atomic.Int64
+	open    chan struct{}
+}
+
+func newBarrier(n int) *barrier { return &barrier{n: int64(n), open: make(chan struct{})} }
+
+func (b *barrier) arrive() {
+	if b.arrived.Add(1) == b.n {
+		close(b.open)
+	}
+}
+
+// TestThrottleConcurrent guesses from one client with many goroutines at
+// once, the clock stopped, and counts the lookups that run (the requests
+// Check lets through): each lookup waits until every goroutine is either
+// in a lookup or done with all its attempts, so that no lookup ends (and
+// no Fail is counted) before every other attempt was decided. Exactly
+// Burst lookups run, whatever the interleaving; every other attempt is
+// refused before authentication.
 func TestThrottleConcurrent(t *testing.T) {
 	const (
 		burst      = 5
-		clients    = 16
-		goroutines = 8
-		perClient  = 20 // failures per client per goroutine
+		goroutines = 64
+		attempts   = 20 // per goroutine
+		ip         = "203.0.113.77"
 	)
-	th, _ := newTestThrottle(t, ThrottleConfig{Rate: Rate{PerSecond: 1, Burst: burst}, MaxBlocked: clients / 2})
-	var passed [clients]atomic.Int64
+	th, _ := newTestThrottle(t, ThrottleConfig{Rate: Rate{PerSecond: 1, Burst: burst}})
+	all := newBarrier(goroutines)
+	var lookups, refused, answered atomic.Int64
 	var wg sync.WaitGroup
-	for g := range goroutines {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range perClient * clients {
-				c := (i + g) % clients
-				r := ipRequest("192.0.2." + strconv.Itoa(c))
-				_ = th.Check(http.Header{}, r)
-				if th.Fail(http.Header{}, r) == nil {
-					passed[c].Add(1)
+	for range goroutines {
+		wg.Go(func() {
+			inLookup := false
+			for range attempts {
+				r, cancel := ctxRequest(t, ip)
+				h := http.Header{}
+				if err := th.Check(h, r); err != nil {
+					assert.True(t, apierror.HasCode(err, apierror.CodeRateLimited), "%v", err)
+					assert.NotEmpty(t, h.Get("Retry-After"))
+					refused.Add(1)
+					cancel()
+					continue
 				}
+				lookups.Add(1) // the credential lookup runs
+				if !inLookup {
+					inLookup = true
+					all.arrive()
+				}
+				<-all.open // the lookup is in flight until every attempt is decided
+				if th.Fail(h, r) == nil {
+					answered.Add(1)
+				}
+				cancel() // the request ends
 			}
-		}()
+			if !inLookup {
+				all.arrive()
+			}
+		})
 	}
 	wg.Wait()
-	for c := range clients {
-		assert.Equal(t, int64(burst), passed[c].Load(), "client %d: exactly the burst", c)
-	}
-	assert.LessOrEqual(t, th.Blocked(), clients/2)
+	assert.Equal(t, int64(burst), lookups.Load(), "lookups run out of %d concurrent guesses", goroutines*attempts)
+	assert.Equal(t, int64(burst), answered.Load(), "each answered 401")
+	assert.Equal(t, int64(goroutines*attempts-burst), refused.Load(), "every other attempt refused before its lookup")
+	t.Logf("%d goroutines × %d guesses from one IP, burst %d: %d lookups run, %d refused 429 before authentication",
+		goroutines, attempts, burst, lookups.Load(), refused.Load())
+
+	t.Run("over a real listener", func(t *testing.T) {
+		const guesses = 200
+		ips, err := clientip.New(clientip.Config{})
+		require.NoError(t, err)
+		store, clk := newFakeStore(t, 0)
+		th, err := NewThrottle(ThrottleConfig{Store: store, KeyFunc: ips.Key, Rate: Rate{PerSecond: 1, Burst: burst}, Now: wall(clk)})
+		require.NoError(t, err)
+		writer, err := httperror.New(httperror.Config{Logger: slog.New(slog.DiscardHandler)})
+		require.NoError(t, err)
+		all := newBarrier(guesses)
+		var lookups atomic.Int64
+		lookup := func(context.Context, string) (principal.Principal, bool, error) {
+			lookups.Add(1)
+			all.arrive()
+			<-all.open
+			return principal.Principal{}, false, nil
+		}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := th.Check(w.Header(), r); err != nil {
+				all.arrive()
+				writer.Write(w, r, err)
+				return
+			}
+			r, err := bearer.Authenticate(r, lookup)
+			if terr := th.Fail(w.Header(), r); terr != nil {
+				err = terr
+			}
+			writer.Write(w, r, err)
+		}))
+		defer srv.Close()
+
+		statuses := make(chan int, guesses)
+		var wg sync.WaitGroup
+		for i := range guesses {
+			wg.Go(func() {
+				req, err := http.NewRequest(http.MethodGet, srv.URL+"/v1/projects", nil)
+				if !assert.NoError(t, err) {
+					return
+				}
+				req.Header.Set("Authorization", "Bearer sk_live_guess"+strconv.Itoa(i))
+				res, err := srv.Client().Do(req)
+				if !assert.NoError(t, err) {
+					return
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				_ = res.Body.Close()
+				statuses <- res.StatusCode
+			})
+		}
+		wg.Wait()
+		close(statuses)
+		count := map[int]int{}
+		for s := range statuses {
+			count[s]++
+		}
+		assert.Equal(t, int64(burst), lookups.Load(), "lookups run out of %d concurrent guesses", guesses)
+		assert.Equal(t, map[int]int{http.StatusUnauthorized: burst, http.StatusTooManyRequests: guesses - burst}, count)
+		t.Logf("%d concurrent guesses over HTTP, burst %d: %d lookups run", guesses, burst, lookups.Load())
+	})
+
+	t.Run("many clients: the store counts exactly Burst failures of each", func(t *testing.T) {
+		const clients, perClient = 16, 20 // failures per client per goroutine
+		th, _ := newTestThrottle(t, ThrottleConfig{Rate: Rate{PerSecond: 1, Burst: burst}, MaxBlocked: clients / 2})
+		var passed [clients]atomic.Int64
+		var wg sync.WaitGroup
+		for g := range goroutines / 8 {
+			wg.Go(func() {
+				for i := range perClient * clients {
+					c := (i + g) % clients
+					r, cancel := ctxRequest(t, "192.0.2."+strconv.Itoa(c))
+					_ = th.Check(http.Header{}, r)
+					if th.Fail(http.Header{}, r) == nil {
+						passed[c].Add(1)
+					}
+					cancel()
+				}
+			})
+		}
+		wg.Wait()
+		for c := range clients {
+			assert.Equal(t, int64(burst), passed[c].Load(), "client %d: exactly the burst", c)
+		}
+		assert.LessOrEqual(t, th.Blocked(), clients/2)
+	})
 }
 
 // TestThrottleOverHTTP runs a small net/http server on a real listener:
@@ -452,6 +613,7 @@ func TestThrottleOverHTTP(t *testing.T) {
 			writer.Write(w, r, err)
 			return
 		}
+		th.Done(r)
 		_, _ = io.WriteString(w, "hello "+principal.KeyID(r))
 	}))
 	defer srv.Close()
@@ -530,4 +692,225 @@ func TestThrottleAdmitsRatePerSecond(t *testing.T) {
 	assert.Equal(t, admitted, answered, "each answered 401; every other attempt is refused before authentication")
 	t.Logf("%d attempts from one IP in %ds: %d lookups run, %d answered 401 (burst %d + %v/s), %d refused 429 before authentication",
 		attempts, seconds, lookups, answered, rate.Burst, rate.PerSecond, attempts-lookups)
+}
+
+// TestThrottleInFlight checks the reservation Check makes for an attempt
+// and its three ends: Fail, the end of the request's context, and never
+// twice.
+func TestThrottleInFlight(t *testing.T) {
+	const ip = "198.51.100.40"
+	ok := func(t *testing.T, th *Throttle, r *http.Request, msg string) {
+		t.Helper()
+		require.NoError(t, th.Check(http.Header{}, r), msg)
+	}
+	refused := func(t *testing.T, th *Throttle, r *http.Request, retryAfter time.Duration, msg string) {
+		t.Helper()
+		h := http.Header{}
+		err := th.Check(h, r)
+		require.Error(t, err, msg)
+		assert.Equal(t, retryAfter, retryAfterOf(t, err), msg)
+		assert.Equal(t, strconv.FormatInt(apierror.RetryAfterSeconds(retryAfter), 10), h.Get("Retry-After"), msg)
+	}
+
+	t.Run("attempts in flight use up the budget", func(t *testing.T) {
+		th, _ := newTestThrottle(t, ThrottleConfig{Rate: Rate{PerSecond: 1, Burst: 2}})
+		a, cancelA := ctxRequest(t, ip)
+		defer cancelA()
+		b, cancelB := ctxRequest(t, ip)
+		defer cancelB()
+		c, cancelC := ctxRequest(t, ip)
+		defer cancelC()
+		ok(t, th, a, "attempt 1 of the burst")
+		ok(t, th, b, "attempt 2")
+		refused(t, th, c, time.Second, "a third attempt while two are in flight: its turn comes when one token more exists, if both fail")
+		refused(t, th, ipRequest(ip), time.Second, "a request whose context never ends is checked too")
+		ok(t, th, ipRequest("203.0.113.41"), "another client is not affected")
+		ok(t, th, a, "checking a request again reserves nothing more")
+	})
+
+	t.Run("Fail ends the attempt once it is counted", func(t *testing.T) {
+		th, clk := newTestThrottle(t, ThrottleConfig{Rate: Rate{PerSecond: 1, Burst: 3}})
+		a, cancelA := ctxRequest(t, ip)
+		b, cancelB := ctxRequest(t, ip)
+		defer cancelB()
+		ok(t, th, a, "a")
+		ok(t, th, b, "b")
+		// Fail with the request authentication returned (a child context
+		// of the request's, as bearer.Authenticate makes on success).
+		require.NoError(t, th.Fail(http.Header{}, principal.Set(a, principal.Principal{KeyID: "key_1"})))
+		cancelA() // a's context ends after its Fail: no second release
+		c, cancelC := ctxRequest(t, ip)
+		defer cancelC()
+		d, cancelD := ctxRequest(t, ip)
+		defer cancelD()
+		ok(t, th, c, "2 tokens left, b in flight: c fits")
+		refused(t, th, d, time.Second, "b and c in flight use up the 2 tokens; if both fail, the next token exists in 1s")
+		require.NoError(t, th.Fail(http.Header{}, b))
+		require.NoError(t, th.Fail(http.Header{}, c), "c spends the last token")
+		refused(t, th, d, time.Second, "blocked: the next token exists in 1s")
+		clk.Advance(time.Second)
+		ok(t, th, d, "the block ends when the next token exists")
+	})
+
+	t.Run("the end of the request's context ends the attempt", func(t *testing.T) {
+		th, _ := newTestThrottle(t, ThrottleConfig{Rate: Rate{PerSecond: 1, Burst: 1}})
+		a, cancelA := ctxRequest(t, ip)
+		b, cancelB := ctxRequest(t, ip)
+		defer cancelB()
+		ok(t, th, a, "a")
+		refused(t, th, b, time.Second, "a in flight")
+		cancelA() // a succeeded, or was abandoned: its handler returned
+		ok(t, th, b, "a's attempt ended with its request")
+		cancelB()
+		require.Eventually(t, func() bool { return th.Blocked() == 0 }, 5*time.Second, time.Millisecond,
+			"without another Check, the release that context.AfterFunc runs forgets the key")
+	})
+
+	t.Run("Done ends the attempt of a request that authenticated", func(t *testing.T) {
+		th, _ := newTestThrottle(t, ThrottleConfig{Rate: Rate{PerSecond: 1, Burst: 2}})
+		a, cancelA := ctxRequest(t, ip)
+		defer cancelA()
+		b, cancelB := ctxRequest(t, ip)
+		defer cancelB()
+		c, cancelC := ctxRequest(t, ip)
+		defer cancelC()
+		ok(t, th, a, "a")
+		ok(t, th, b, "b")
+		refused(t, th, c, time.Second, "a and b in flight")
+		th.Done(principal.Set(a, principal.Principal{KeyID: "key_1"})) // a authenticated; its handler still runs
+		th.Done(a)                                                     // again: nothing more
+		ok(t, th, c, "a's attempt ended, once")
+		refused(t, th, ipRequest(ip), time.Second, "b and c in flight")
+		require.NoError(t, th.Fail(http.Header{}, b))
+		th.Done(b) // after Fail: nothing
+		refused(t, th, ipRequest(ip), time.Second, "one token left, c in flight")
+		th.Done(c)
+		ok(t, th, ipRequest(ip), "nothing in flight, one token left")
+		th.Done(ipRequest(ip)) // never checked, and no context that ends: nothing
+		assert.Equal(t, 1, th.Blocked(), "the spent token is remembered")
+	})
+
+	t.Run("a request that already ended reserves nothing", func(t *testing.T) {
+		th, _ := newTestThrottle(t, ThrottleConfig{Rate: Rate{PerSecond: 1, Burst: 1}})
+		a, cancelA := ctxRequest(t, ip)
+		cancelA()
+		ok(t, th, a, "a")
+		assert.Zero(t, th.Blocked())
+		ok(t, th, ipRequest(ip), "nothing in flight")
+	})
+}
+
+// TestThrottleSuccessesAreNeverRefused: a request that authenticates
+// gives its attempt back when it ends, so a client whose requests
+// authenticate one after another is never refused, even with a budget of
+// one, called directly or over a real listener.
+func TestThrottleSuccessesAreNeverRefused(t *testing.T) {
+	const requests = 1000
+	rate := Rate{PerSecond: 0.001, Burst: 1}
+
+	t.Run("direct", func(t *testing.T) {
+		th, _ := newTestThrottle(t, ThrottleConfig{Rate: rate})
+		for i := range requests {
+			r, cancel := ctxRequest(t, "192.0.2.50")
+			require.NoError(t, th.Check(http.Header{}, r), "request %d", i)
+			cancel() // authenticated, served: the handler returns
+		}
+		// One failure still spends the whole budget.
+		r, cancel := ctxRequest(t, "192.0.2.50")
+		require.NoError(t, th.Check(http.Header{}, r))
+		require.NoError(t, th.Fail(http.Header{}, r))
+		cancel()
+		require.Error(t, th.Check(http.Header{}, ipRequest("192.0.2.50")))
+	})
+
+	t.Run("at once, with Done", func(t *testing.T) {
+		// Customers behind one NAT: their requests are all being served at
+		// once, and each gives its attempt back when it has authenticated.
+		th, _ := newTestThrottle(t, ThrottleConfig{Rate: rate})
+		for i := range requests {
+			r, cancel := ctxRequest(t, "192.0.2.51")
+			defer cancel() // still being served
+			require.NoError(t, th.Check(http.Header{}, r), "request %d", i)
+			th.Done(principal.Set(r, principal.Principal{KeyID: "key_1"}))
+		}
+	})
+
+	t.Run("over a real listener", func(t *testing.T) {
+		ips, err := clientip.New(clientip.Config{})
+		require.NoError(t, err)
+		store, clk := newFakeStore(t, 0)
+		th, err := NewThrottle(ThrottleConfig{Store: store, KeyFunc: ips.Key, Rate: rate, Now: wall(clk)})
+		require.NoError(t, err)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := th.Check(w.Header(), r); err != nil {
+				w.WriteHeader(http.StatusTooManyRequests)
+				return
+			}
+			_, _ = io.WriteString(w, "hello") // authenticated
+		}))
+		defer srv.Close()
+		for i := range requests {
+			res, err := srv.Client().Get(srv.URL)
+			require.NoError(t, err)
+			_, _ = io.Copy(io.Discard, res.Body)
+			require.NoError(t, res.Body.Close())
+			require.Equal(t, http.StatusOK, res.StatusCode, "request %d", i)
+		}
+	})
+}
+
+// TestThrottleBoundedInFlight floods the throttle with attempts of
+// distinct clients that stay in flight: the local map never outgrows
+// MaxBlocked, and the attempt of a key that was evicted, when it ends,
+// does not release an attempt of the key's new entry.
+func TestThrottleBoundedInFlight(t *testing.T) {
+	const max, clients = 100, 10_000
+	th, _ := newTestThrottle(t, ThrottleConfig{Rate: Rate{PerSecond: 1, Burst: 2}, MaxBlocked: max})
+	cancels := make([]context.CancelFunc, 0, clients)
+	for i := range clients {
+		r, cancel := ctxRequest(t, fmt.Sprintf("2001:db8::%x", i))
+		cancels = append(cancels, cancel)
+		require.NoError(t, th.Check(http.Header{}, r), "client %d: a client's first attempt is never refused", i)
+		require.LessOrEqual(t, th.Blocked(), max)
+		require.LessOrEqual(t, len(th.attempts.heap), max)
+	}
+	assert.Equal(t, max, th.Blocked())
+	for _, cancel := range cancels {
+		cancel()
+	}
+	require.Eventually(t, func() bool { return th.Blocked() == 0 }, 5*time.Second, time.Millisecond,
+		"every attempt ended: nothing left to remember")
+
+	t.Run("an evicted attempt releases nothing of the key's new entry", func(t *testing.T) {
+		th, _ := newTestThrottle(t, ThrottleConfig{Rate: Rate{PerSecond: 1, Burst: 1}, MaxBlocked: 1})
+		a1, cancelA1 := ctxRequest(t, "192.0.2.61")
+		b, cancelB := ctxRequest(t, "192.0.2.62")
+		a2, cancelA2 := ctxRequest(t, "192.0.2.61")
+		a3, cancelA3 := ctxRequest(t, "192.0.2.61")
+		defer func() { cancelB(); cancelA2(); cancelA3() }()
+		require.NoError(t, th.Check(http.Header{}, a1))
+		require.NoError(t, th.Check(http.Header{}, b), "evicts a1's entry")
+		require.NoError(t, th.Check(http.Header{}, a2), "a fresh entry for the key (evicts b's)")
+		cancelA1()
+		require.Error(t, th.Check(http.Header{}, a3), "a2 is still in flight")
+		require.NoError(t, th.Fail(http.Header{}, a1), "a1's failure is counted")
+		require.Error(t, th.Check(http.Header{}, a3))
+		assert.Equal(t, 1, th.Blocked())
+	})
+}
+
+// TestThrottlePrivateStoreClock: without a Store, the throttle's private
+// store runs on the throttle's clock, so a fake clock moves blocks and
+// refills together.
+func TestThrottlePrivateStoreClock(t *testing.T) {
+	clk := &fakeClock{}
+	th, err := NewThrottle(ThrottleConfig{KeyFunc: ipKey, Rate: Rate{PerSecond: 1, Burst: 1}, Now: wall(clk)})
+	require.NoError(t, err)
+	r := ipRequest("192.0.2.70")
+	require.NoError(t, th.Fail(http.Header{}, r))
+	assert.Equal(t, time.Second, retryAfterOf(t, th.Check(http.Header{}, r)))
+	clk.Advance(time.Second)
+	require.NoError(t, th.Check(http.Header{}, r), "the block ends on the fake clock")
+	require.NoError(t, th.Fail(http.Header{}, r), "the private store refilled on the same clock")
+	assert.Equal(t, time.Second, retryAfterOf(t, th.Fail(http.Header{}, r)), "and its budget is spent again")
 }

@@ -49,6 +49,7 @@ func (a *authenticator) authenticate(h http.Header, r *http.Request) (*http.Requ
 		}
 		return r, err
 	}
+	a.throttle.Done(authed) // authenticated: its attempt ends now, not with the request
 	return authed, nil
 }
 
@@ -71,6 +72,7 @@ func adminAuthorizer(token string, throttle *ratelimit.Throttle) func(r *http.Re
 			}
 			return "", err
 		}
+		throttle.Done(r)
 		return "admin", nil
 	}
 }
