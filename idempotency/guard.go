@@ -455,9 +455,11 @@ type reqInfo struct {
 	events event.Hook
 }
 
-// emit reports the request's outcome.
+// emit reports the request's outcome to the configured hook and to the
+// hook the request's context carries (event.NewContext). With neither, it
+// builds no event: the common case costs nothing.
 func (rc reqInfo) emit(o event.Outcome, err error) {
-	if rc.events == nil {
+	if rc.events == nil && event.FromContext(rc.ctx) == nil {
 		return
 	}
 	e := event.Event{Kind: event.KindIdempotency, Method: rc.method, Route: rc.route,

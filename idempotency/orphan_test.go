@@ -67,7 +67,10 @@ func commandCalls(t *testing.T, c *redis.Client, cmd string) int {
 // way; the request answers INTERNAL after StoreTimeout and its client
 // retries with the same key, as the contract says. Redis resumes and runs
 // the queued acquisition, which must not take a lease for the request
-// that gave up: the retry runs the work (once), never "in use".
+// that gave up: the retry runs the work (once), never "in use". Both
+// safeguards run here (the deadline fence and the background release);
+// idempotency/redisstore tests each on its own (TestFenceOnly,
+// TestReleaseOnly, TestReleaseAfterLostReply).
 func TestNoOrphanLeaseAfterStall(t *testing.T) {
 	inst := redistest.Private(t)
 	admin := inst.Client(t)

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/layershq/errkit/apierror"
+	"github.com/layershq/errkit/idempotency"
 	"github.com/layershq/errkit/killswitch"
 )
 
@@ -134,6 +135,30 @@ func TestMetrics(t *testing.T) {
 		// Scraping is neither counted nor limited, and needs no key.
 		again, _ := scrape(t, s)
 		assert.Equal(t, sumBy(samples, "errkit_errors_total", "error_type"), sumBy(again, "errkit_errors_total", "error_type"))
+	})
+}
+
+// TestMetricsIdempotency counts the idempotency outcomes of a known
+// sequence exactly, on every framework: a create stored, its replay, a
+// conflicting body under the same key, and a failed request whose key is
+// released.
+func TestMetricsIdempotency(t *testing.T) {
+	forEachFramework(t, func(t *testing.T, fw string) {
+		s := startServer(t, fw, Config{Metrics: true})
+		send := func(key, body string) response {
+			return s.do(t, request{method: "POST", path: "/v1/projects/prj_demo/content", key: keyFull, body: body,
+				header: map[string]string{idempotency.HeaderKey: key}})
+		}
+		require.Equal(t, 202, send("metrics-1", `{"hook":"first"}`).status)
+		replay := send("metrics-1", `{"hook":"first"}`)
+		require.Equal(t, 202, replay.status)
+		require.Equal(t, "true", replay.header.Get(idempotency.HeaderReplayed))
+		requireError(t, send("metrics-1", `{"hook":"second"}`), 409, "IDEMPOTENCY_CONFLICT")
+		requireError(t, send("metrics-2", `{"hook":""}`), 422, "VALIDATION")
+
+		samples, text := scrape(t, s)
+		assert.Equal(t, map[string]float64{"stored": 1, "replayed": 1, "conflict": 1, "released": 1},
+			sumBy(samples, "errkit_idempotency_outcomes_total", "errkit_idempotency_outcome"), "idempotency outcomes:\n%s", text)
 	})
 }
 

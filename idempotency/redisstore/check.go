@@ -211,26 +211,44 @@ func (s *Store) checkMarkers(ctx context.Context) (bool, error) {
 	return len(lost) > 0, nil
 }
 
-// releasePending releases, by token, the leases of failed calls, and
-// keeps the ones Redis did not answer for the next round.
+// releasePending releases, by token, the leases of failed calls. An entry
+// whose node does not answer (an outage, or its gate is open) is kept for
+// the next round, and so are the later entries of that node, untried: one
+// dead master costs one timeout per round, and the other masters' entries
+// are released regardless. An entry Redis answered with an error is
+// logged and dropped (it will never succeed; its lease expires with its
+// TTL), so that it cannot hold up the others.
 func (s *Store) releasePending(ctx context.Context) {
 	s.mu.Lock()
 	todo := s.doubtful
 	s.doubtful = nil
 	s.mu.Unlock()
 	var left []pending
+	down := map[string]bool{} // nodes that did not answer in this round
 	for i, p := range todo {
-		if ctx.Err() != nil || s.gate.Allow() != nil {
+		if ctx.Err() != nil {
 			left = append(left, todo[i:]...)
 			break
 		}
+		rkey := s.prefix + p.key
 		rctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-		err := releaseScript.Run(rctx, s.client, []string{s.prefix + p.key}, leaseTag+p.token).Err()
+		node := s.gate.Node(rctx, rkey)
+		if down[node] || s.gate.Allow(node) != nil {
+			cancel()
+			left = append(left, p)
+			continue
+		}
+		err := releaseScript.Run(rctx, s.client, []string{rkey}, leaseTag+p.token).Err()
 		cancel()
-		s.gate.Record(ctx, s.prefix+p.key, err)
-		if err != nil {
-			left = append(left, todo[i:]...)
-			break
+		s.gate.Record(ctx, node, rkey, err)
+		switch {
+		case err == nil:
+		case ctx.Err() != nil || errors.Is(err, redis.ErrClosed) || redisclient.IsOutage(ctx, err):
+			left = append(left, p)
+			down[node] = true
+		default:
+			s.log.Error("could not release a lease whose call failed: Redis refused the release, so the key stays in use until its lease expires",
+				nodeAttrs(node, slog.String("key", rkey), slog.String("error", err.Error()))...)
 		}
 	}
 	if len(left) == 0 {
@@ -252,8 +270,12 @@ func (s *Store) background(ctx context.Context) {
 	t := time.NewTicker(s.cfg.CheckInterval)
 	defer t.Stop()
 	round := func(checks bool) {
-		s.releasePending(ctx)
-		if !checks || s.gate.Allow() != nil {
+		if !s.noRelease.Load() {
+			s.releasePending(ctx)
+		}
+		if !checks || s.gate.Down() {
+			// The checks read every master: with one failing they would
+			// wait out Timeout each round, holding up the releases.
 			return
 		}
 		s.mu.Lock()

@@ -50,7 +50,12 @@
 // After Config.FailAfter consecutive calls that got no answer, the store
 // fails fast: calls return an error wrapping [ErrUnavailable] at once, so
 // the Guard answers INTERNAL without waiting its StoreTimeout, and a
-// background probe lets calls through again once Redis answers.
+// background probe lets calls through again once Redis answers. On Redis
+// Cluster this holds for each master on its own: while one master is down
+// only the keys it serves fail (fast, once FailAfter calls to it failed),
+// and keys on the other masters are served as usual. The deadline fence
+// uses each master's own clock offset. While any master fails fast the
+// persistence and marker checks pause (the background releases go on).
 //
 // A Store runs one background goroutine (the checks and the releases) and
 // one more while failing fast; Close stops them. It is kept out of package
@@ -181,7 +186,8 @@ type Config struct {
 	// [DefaultCheckInterval].
 	CheckInterval time.Duration
 	// FailAfter is how many consecutive calls without an answer make the
-	// store fail fast. Default 3; negative disables failing fast.
+	// store fail fast, counted for each Redis Cluster master on its own.
+	// Default 3; negative disables failing fast.
 	FailAfter int
 	// ProbeInterval is how often Redis is probed while the store fails
 	// fast. Default 500ms.
@@ -220,14 +226,15 @@ type Store struct {
 	log    *slog.Logger
 	events event.Hook
 	gate   *redisclient.Gate
-	clock  redisclient.Clock
+	clocks redisclient.Clocks // one per master: their clocks may disagree
 
 	mu       sync.Mutex
 	doubtful []pending       // tokens to release once Redis answers, oldest first
 	markers  map[string]bool // marker keys written (and so expected to exist)
 	checked  bool            // the persistence check ran to a conclusion
 
-	rounds atomic.Int64 // marker checks made: lets tests wait for rounds
+	rounds    atomic.Int64 // marker checks made: lets tests wait for rounds
+	noRelease atomic.Bool  // tests: hold the background releases
 
 	wake   chan struct{} // capacity 1: a release is pending
 	cancel context.CancelFunc
@@ -281,12 +288,12 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 	s.gate = redisclient.NewGate(client, redisclient.GateConfig{
 		FailAfter:     cfg.FailAfter,
 		ProbeInterval: cfg.ProbeInterval,
-		OnOpen: func(err error) {
+		OnOpen: func(node string, err error) {
 			s.log.Error("Redis is failing: idempotent requests answer INTERNAL at once until it answers again",
-				slog.String("error", err.Error()))
+				nodeAttrs(node, slog.String("error", err.Error()))...)
 		},
-		OnClose: func(down time.Duration) {
-			s.log.Info("Redis answers again: idempotent requests resume", slog.Duration("down", down))
+		OnClose: func(node string, down time.Duration) {
+			s.log.Info("Redis answers again: idempotent requests resume", nodeAttrs(node, slog.Duration("down", down))...)
 			s.poke()
 		},
 	})
@@ -319,14 +326,25 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// call runs one Redis call for a request (under its context) through the
-// gate, and reports a failure.
-func (s *Store) call(ctx context.Context, key string, op string, f func() error) error {
-	if err := s.gate.Allow(); err != nil {
+// nodeAttrs prepends the node to attrs when there is one (a cluster's
+// master: on a cluster a failure concerns only the keys of one master).
+func nodeAttrs(node string, attrs ...any) []any {
+	if node == "" {
+		return attrs
+	}
+	return append([]any{slog.String("node", node)}, attrs...)
+}
+
+// call runs one Redis call on key for a request (under its context)
+// through the gate of the node serving key, and reports a failure. f gets
+// that node's clock.
+func (s *Store) call(ctx context.Context, key string, op string, f func(clock *redisclient.Clock) error) error {
+	node := s.gate.Node(ctx, key)
+	if err := s.gate.Allow(node); err != nil {
 		return s.fail(ctx, op, err)
 	}
-	err := f()
-	s.gate.Record(ctx, key, err)
+	err := f(s.clocks.For(node))
+	s.gate.Record(ctx, node, key, err)
 	if err != nil {
 		return s.fail(ctx, op, err)
 	}
@@ -376,13 +394,13 @@ func (s *Store) Acquire(ctx context.Context, key, token, fingerprint string, lea
 	lease := leaseTag + token + leaseSep + fingerprint
 	rkey := s.prefix + key
 	var res []any
-	err := s.call(ctx, rkey, "acquire", func() error {
+	err := s.call(ctx, rkey, "acquire", func(clock *redisclient.Clock) error {
 		sent := time.Now()
 		var err error
-		res, err = acquireScript.Run(ctx, s.client, []string{rkey}, lease, millis(leaseTTL), s.clock.Deadline(ctx)).Slice()
+		res, err = acquireScript.Run(ctx, s.client, []string{rkey}, lease, millis(leaseTTL), clock.Deadline(ctx)).Slice()
 		if err == nil && len(res) == 3 {
 			if now, ok := res[2].(int64); ok {
-				s.clock.Observe(sent, time.Now(), now)
+				clock.Observe(sent, time.Now(), now)
 			}
 		}
 		return err
@@ -428,7 +446,7 @@ func (s *Store) Renew(ctx context.Context, key, token string, leaseTTL time.Dura
 		return errTokenNewline
 	}
 	var n int
-	err := s.call(ctx, s.prefix+key, "renew", func() error {
+	err := s.call(ctx, s.prefix+key, "renew", func(*redisclient.Clock) error {
 		var err error
 		n, err = renewScript.Run(ctx, s.client, []string{s.prefix + key}, leaseTag+token, millis(leaseTTL)).Int()
 		return err
@@ -452,7 +470,7 @@ func (s *Store) Complete(ctx context.Context, key, token string, rec idempotency
 		return err
 	}
 	var n int
-	err = s.call(ctx, s.prefix+key, "complete", func() error {
+	err = s.call(ctx, s.prefix+key, "complete", func(*redisclient.Clock) error {
 		var err error
 		n, err = completeScript.Run(ctx, s.client, []string{s.prefix + key}, leaseTag+token, enc, millis(ttl)).Int()
 		return err
@@ -471,7 +489,7 @@ func (s *Store) Release(ctx context.Context, key, token string) error {
 	if strings.Contains(token, leaseSep) {
 		return errTokenNewline
 	}
-	err := s.call(ctx, s.prefix+key, "release", func() error {
+	err := s.call(ctx, s.prefix+key, "release", func(*redisclient.Clock) error {
 		return releaseScript.Run(ctx, s.client, []string{s.prefix + key}, leaseTag+token).Err()
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package redisclient
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -17,7 +18,8 @@ const maxClockRTT = 50 * time.Millisecond
 // command queued while Redis stalled (SIGSTOP, a long fork, a paused VM)
 // and run after its caller gave up then does nothing, instead of taking a
 // lease or tokens nobody will use. The zero value is ready; it knows no
-// offset until the first sample.
+// offset until the first sample. A Clock is for one server: the masters of
+// a cluster each have their own clock, hence [Clocks].
 type Clock struct {
 	offset atomic.Int64 // Redis µs minus local µs
 	known  atomic.Bool
@@ -50,4 +52,39 @@ func (c *Clock) Deadline(ctx context.Context) int64 {
 		return 0
 	}
 	return d.UnixMicro() + c.offset.Load()
+}
+
+// maxClocks bounds the nodes a [Clocks] keeps: past it (only after much
+// churn of a cluster's addresses) it forgets them all and learns again.
+const maxClocks = 1024
+
+// Clocks keeps one [Clock] per node (as [Gate.Node] names them), so that
+// the skew between the masters of a cluster does not move one master's
+// fence by another's offset: a script is fenced by the offset of the node
+// that runs it. The zero value is ready.
+type Clocks struct {
+	mu sync.RWMutex
+	m  map[string]*Clock
+}
+
+// For returns node's clock, creating it (with no offset known) on first
+// use.
+func (c *Clocks) For(node string) *Clock {
+	c.mu.RLock()
+	k := c.m[node]
+	c.mu.RUnlock()
+	if k != nil {
+		return k
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if k = c.m[node]; k != nil {
+		return k
+	}
+	if c.m == nil || len(c.m) >= maxClocks {
+		c.m = map[string]*Clock{}
+	}
+	k = &Clock{}
+	c.m[node] = k
+	return k
 }

@@ -27,6 +27,7 @@ const clusterReadyTimeout = 30 * time.Second
 type ClusterInstance struct {
 	addrs   []string
 	private bool
+	nodes   []*Instance // private clusters only, in the order of addrs
 }
 
 // Cluster returns a Redis Cluster for the test. If REDIS_CLUSTER_ADDRS is
@@ -59,6 +60,35 @@ func Cluster(t testing.TB) *ClusterInstance {
 	return startCluster(t)
 }
 
+// PrivateCluster starts a three-master Redis Cluster owned by the test,
+// independent of REDIS_CLUSTER_ADDRS, whose nodes the test may Pause and
+// Resume (see [ClusterInstance.Node]) to stall one master while the others
+// serve. Its nodes run with cluster-require-full-coverage off, so that a
+// master stalled past the cluster's node timeout does not make the others
+// refuse their own slots. If no cluster can be started, the test is
+// skipped, or fails when CI is "true".
+func PrivateCluster(t testing.TB) *ClusterInstance {
+	t.Helper()
+	return startCluster(t, "--cluster-require-full-coverage", "no")
+}
+
+// Node returns the node of a private cluster listening on addr, as an
+// [Instance] that supports Pause and Resume. It fails the test on a shared
+// cluster or for an address that is not one of its nodes.
+func (c *ClusterInstance) Node(t testing.TB, addr string) *Instance {
+	t.Helper()
+	if !c.private {
+		t.Fatalf("redistest: Node needs a private cluster (use redistest.PrivateCluster)")
+	}
+	for _, n := range c.nodes {
+		if n.addr == addr {
+			return n
+		}
+	}
+	t.Fatalf("redistest: %s is not a node of the cluster %v", addr, c.addrs)
+	return nil
+}
+
 // Addrs returns the host:port of the cluster's nodes.
 func (c *ClusterInstance) Addrs() []string { return append([]string(nil), c.addrs...) }
 
@@ -80,8 +110,9 @@ func (c *ClusterInstance) Prefix(t testing.TB) string {
 	return prefix(t)
 }
 
-// startCluster starts a private cluster or skips/fails the test.
-func startCluster(t testing.TB) *ClusterInstance {
+// startCluster starts a private cluster, its nodes run with the extra
+// redis-server arguments, or skips/fails the test.
+func startCluster(t testing.TB, extra ...string) *ClusterInstance {
 	t.Helper()
 	bin, err := serverBinary()
 	if err != nil {
@@ -94,32 +125,42 @@ func startCluster(t testing.TB) *ClusterInstance {
 		return nil
 	}
 	dir := t.TempDir()
-	var procs []*process
+	var nodes []*Instance
 	t.Cleanup(func() {
-		for _, p := range procs {
-			p.kill()
+		for _, n := range nodes {
+			n.mu.Lock()
+			p := n.proc
+			n.proc = nil
+			n.mu.Unlock()
+			if p != nil {
+				p.kill()
+			}
 		}
 	})
 	var addrs []string
 	for n := 0; n < clusterMasters; n++ {
 		var p *process
 		var port int
+		var args []string
 		for attempt := 0; attempt < startAttempts && p == nil; attempt++ {
 			if port, err = freePort(); err != nil {
 				continue
 			}
-			p, err = launch(bin, dir, port, []string{
+			args = append([]string{
 				"--cluster-enabled", "yes",
 				"--cluster-config-file", filepath.Join(dir, "nodes-"+strconv.Itoa(port)+".conf"),
 				"--cluster-node-timeout", "5000",
-			})
+			}, extra...)
+			p, err = launch(bin, dir, port, args)
 		}
 		if p == nil {
 			unavailable(t, fmt.Sprintf("could not start cluster node %d with %s: %v", n, bin, err))
 			return nil
 		}
-		procs = append(procs, p)
-		addrs = append(addrs, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		nodes = append(nodes, &Instance{url: "redis://" + addr + "/0", addr: addr, private: true,
+			bin: bin, dir: dir, port: port, extra: args, proc: p})
+		addrs = append(addrs, addr)
 	}
 	args := append([]string{"--cluster", "create"}, addrs...)
 	args = append(args, "--cluster-yes")
@@ -130,7 +171,7 @@ func startCluster(t testing.TB) *ClusterInstance {
 	if err := waitClusterOK(addrs); err != nil {
 		t.Fatalf("redistest: private cluster %v: %v", addrs, err)
 	}
-	return &ClusterInstance{addrs: addrs, private: true}
+	return &ClusterInstance{addrs: addrs, private: true, nodes: nodes}
 }
 
 // waitClusterOK waits until every node reports cluster_state:ok and serves

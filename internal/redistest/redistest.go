@@ -15,6 +15,8 @@
 //     REDIS_CLUSTER_ADDRS (scripts/test starts one for the whole run), or
 //     three private cluster-enabled servers joined with
 //     "redis-cli --cluster create".
+//   - PrivateCluster always starts three private masters whose nodes
+//     (ClusterInstance.Node) the test may Pause and Resume.
 //
 // The redis-server binary is taken from REDIS_SERVER_BIN or, failing that,
 // from PATH; redis-cli (for Cluster) from REDIS_CLI_BIN, PATH, or next to

@@ -197,7 +197,7 @@ func TestFailFast(t *testing.T) {
 		_, err := s.Allow(ctx, "k", class, 1)
 		return err == nil
 	}, 5*time.Second, 10*time.Millisecond)
-	assert.False(t, s.gate.Open())
+	assert.False(t, s.gate.Down())
 	assert.Contains(t, logs.messages(t), "Redis answers again: rate-limit decisions resume")
 	require.NoError(t, s.Close())
 }
@@ -215,7 +215,7 @@ func TestFailFastDisabled(t *testing.T) {
 		_, err := s.Allow(context.Background(), "k", class, 1)
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 	}
-	assert.False(t, s.gate.Open())
+	assert.False(t, s.gate.Down())
 }
 
 // TestKeysOneSlot: a decision uses one key, and every bucket key of one

@@ -21,12 +21,16 @@
 // limiter's fail-open or fail-closed policy applies without the timeout
 // added to every request. One background goroutine probes Redis every
 // Config.ProbeInterval and lets decisions through again when it answers;
-// none runs while Redis is healthy. Close stops it.
+// none runs while Redis is healthy. Close stops it. On Redis Cluster this
+// holds for each master on its own: while one master is down only the
+// keys it serves fail (fast, once FailAfter decisions on it failed), and
+// the keys of the other masters are decided as usual.
 //
 // # Decisions that arrive late
 //
 // Each decision carries its caller's deadline, converted to Redis's clock
-// (the offset is learnt from the replies, which carry Redis's time). A
+// (the offset is learnt from the replies, which carry Redis's time; on a
+// cluster, each master's own). A
 // decision Redis runs after that deadline (it was queued while Redis
 // stalled and the caller has given up) takes no tokens. What is left: a
 // decision Redis ran in time whose reply was lost spends its tokens (one
@@ -67,7 +71,8 @@ type Config struct {
 	// context.WithTimeout on the caller's context. Default 100ms.
 	Timeout time.Duration
 	// FailAfter is how many consecutive failed decisions make the store
-	// fail fast (see the package documentation). Default 3; negative
+	// fail fast, counted for each Redis Cluster master on its own (see the
+	// package documentation). Default 3; negative
 	// disables failing fast (every decision waits for Redis, up to
 	// Timeout).
 	FailAfter int
@@ -110,7 +115,7 @@ type Store struct {
 	timeout time.Duration
 	events  event.Hook
 	gate    *redisclient.Gate
-	clock   redisclient.Clock
+	clocks  redisclient.Clocks // one per master: their clocks may disagree
 	closed  atomic.Bool
 }
 
@@ -146,12 +151,12 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 	s.gate = redisclient.NewGate(client, redisclient.GateConfig{
 		FailAfter:     cfg.FailAfter,
 		ProbeInterval: cfg.ProbeInterval,
-		OnOpen: func(err error) {
+		OnOpen: func(node string, err error) {
 			log.Error("Redis is failing: rate-limit decisions fail fast (the limiter's failure policy applies) until it answers again",
-				slog.String("error", err.Error()))
+				nodeAttrs(node, slog.String("error", err.Error()))...)
 		},
-		OnClose: func(down time.Duration) {
-			log.Info("Redis answers again: rate-limit decisions resume", slog.Duration("down", down))
+		OnClose: func(node string, down time.Duration) {
+			log.Info("Redis answers again: rate-limit decisions resume", nodeAttrs(node, slog.Duration("down", down))...)
 		},
 	})
 	return s, nil
@@ -177,22 +182,24 @@ func (s *Store) Allow(ctx context.Context, key string, class ratelimit.Class, co
 		return ratelimit.Decision{}, ratelimit.ErrClosed
 	}
 	rkey := s.Key(key, class.Name)
-	if err := s.gate.Allow(); err != nil {
-		return ratelimit.Decision{}, s.fail(ctx, err)
-	}
 	cctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	node := s.gate.Node(cctx, rkey)
+	if err := s.gate.Allow(node); err != nil {
+		return ratelimit.Decision{}, s.fail(ctx, err)
+	}
+	clock := s.clocks.For(node)
 	sent := time.Now()
 	res, err := script.Run(cctx, s.client, []string{rkey},
-		int64(iv), class.Rate.Burst, cost, ratelimit.StaggerSlots, s.clock.Deadline(cctx)).Int64Slice()
-	s.gate.Record(ctx, rkey, err)
+		int64(iv), class.Rate.Burst, cost, ratelimit.StaggerSlots, clock.Deadline(cctx)).Int64Slice()
+	s.gate.Record(ctx, node, rkey, err)
 	if err != nil {
 		return ratelimit.Decision{}, s.fail(ctx, err)
 	}
 	if len(res) != 5 {
 		return ratelimit.Decision{}, fmt.Errorf("ratelimit/redisstore: script replied %d values, want 5", len(res))
 	}
-	s.clock.Observe(sent, time.Now(), res[4])
+	clock.Observe(sent, time.Now(), res[4])
 	if res[0] < 0 {
 		return ratelimit.Decision{}, s.fail(ctx, errLate)
 	}
@@ -203,6 +210,15 @@ func (s *Store) Allow(ctx context.Context, key string, class ratelimit.Class, co
 		RetryAfter: time.Duration(res[2]) * time.Microsecond,
 		ResetAfter: time.Duration(res[3]) * time.Microsecond,
 	}, nil
+}
+
+// nodeAttrs prepends the node to attrs when there is one (a cluster's
+// master: on a cluster an outage concerns only the keys of one master).
+func nodeAttrs(node string, attrs ...any) []any {
+	if node == "" {
+		return attrs
+	}
+	return append([]any{slog.String("node", node)}, attrs...)
 }
 
 // errLate is the cause when Redis ran a decision after its caller's

@@ -144,11 +144,11 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 	s.gate = redisclient.NewGate(client, redisclient.GateConfig{
 		FailAfter:     cfg.FailAfter,
 		ProbeInterval: cfg.ProbeInterval,
-		OnOpen: func(err error) {
+		OnOpen: func(_ string, err error) {
 			s.log.Error("Redis is failing: circuit changes are not shared with the fleet (calls fail fast) until it answers again",
 				slog.String("error", err.Error()))
 		},
-		OnClose: func(down time.Duration) {
+		OnClose: func(_ string, down time.Duration) {
 			s.log.Info("Redis answers again: circuit changes are shared again", slog.Duration("down", down))
 			s.requestResync()
 		},
@@ -179,13 +179,15 @@ func (s *Store) Close() error {
 // call runs one request-path call through the gate, wrapping and
 // reporting its failure as the failure of what.
 func (s *Store) call(ctx context.Context, what string, f func(ctx context.Context) error) error {
-	if err := s.gate.Allow(); err != nil {
-		return s.fail(ctx, what, err)
-	}
 	bctx, cancel := s.bounded(ctx)
 	defer cancel()
+	// Every call is on the one hash, so on a cluster one master: its gate.
+	node := s.gate.Node(bctx, s.hash)
+	if err := s.gate.Allow(node); err != nil {
+		return s.fail(ctx, what, err)
+	}
 	err := f(bctx)
-	s.gate.Record(ctx, s.hash, err)
+	s.gate.Record(ctx, node, s.hash, err)
 	if err != nil {
 		return s.fail(ctx, what, err)
 	}
