@@ -93,9 +93,11 @@
 // failure budget in a Store after a failed authentication, and
 // [Throttle.Check], before authentication, refuses a request RATE_LIMITED
 // with Retry-After, a right key included, once the IP's budget is spent,
-// or once the attempts of that IP in flight (checked, their outcome not
-// known yet) use up what is left of it, so that guesses sent all at once
-// get no more lookups than guesses sent one by one. Check makes no store
+// or, once the IP has a failure on record, when the attempts of that IP in
+// flight (checked, their outcome not known yet) use up what is left of it,
+// so that guesses sent all at once get no more lookups than guesses sent
+// one by one. An IP that never failed is not reserved: its requests may
+// authenticate as many at once as they like. Check makes no store
 // call; an attempt ends with Fail, with [Throttle.Done] after a successful
 // authentication, and at the latest when its request ends. Clients that
 // authenticate are never charged; see [Throttle] for the reasoning and

@@ -131,7 +131,9 @@ type ThrottleConfig struct {
 // one per guess that arrives before the first Fail. On one instance, the
 // lookups a guesser gets run are exactly the budget, Burst then
 // PerSecond, each answered 401, and every other attempt is a 429,
-// whether it sends its guesses one by one or all at once.
+// whether it sends its guesses one by one or all at once, once its key
+// has a failure on record: a key that never failed is not reserved (see
+// [Throttle.Check]), so a guesser's very first concurrent wave runs whole.
 //
 // The budget itself lives in the Store, so with a shared (Redis) store
 // every instance of a fleet spends the same budget; the attempts in flight
@@ -226,17 +228,25 @@ func NewThrottle(cfg ThrottleConfig) (*Throttle, error) {
 	return t, nil
 }
 
-// Check decides r before authentication, and reserves one of the key's
-// attempts for it. It refuses r (apierror.RateLimited, with the matching
+// Check decides r before authentication and, once r's key has a failure
+// on record, reserves one of the key's attempts for it. It refuses r (apierror.RateLimited, with the matching
 // Retry-After header, whole seconds rounded up, see
 // [apierror.RetryAfterSeconds], set on h, the response's header) when the
 // attempts of r's key already in flight on this instance, that is checked
 // and not yet decided, use up what this instance knows of the key's failure
 // budget: Burst for a key it has not seen fail, else what the store's
 // last [Decision] for the key left, refilled at Rate since (nothing until
-// the retry time of a denial). So a burst of
+// the retry time of a denial). So, once a key has failed, a burst of
 // concurrent guesses gets at most the budget's lookups run, not one per
 // guess. The time left it reports assumes the attempts in flight all fail.
+//
+// A key with no failure on record (none yet, or its budget refilled since)
+// is let through without a reservation: its requests may authenticate as
+// many at once as they like, as the requests of a partner's NAT do, and
+// pay nothing for the throttle but one map lookup. The price is the first
+// wave of a guesser that has never failed: its concurrent guesses all run
+// their lookup, and the first failure puts the key on record, after which
+// the budget bounds every wave.
 //
 // The reservation lasts until the attempt's outcome is known:
 // [Throttle.Fail] ends it once the failure is counted, [Throttle.Done]
@@ -262,6 +272,13 @@ func (t *Throttle) Check(h http.Header, r *http.Request) error {
 	}
 	key := t.keyFunc(r)
 	if key == "" {
+		return nil
+	}
+	if !t.attempts.known(key) {
+		// No failure of this key is on record (or its budget refilled
+		// since): nothing to limit, and nothing reserved, so that a client
+		// whose requests authenticate pays no reservation and any number
+		// of them may authenticate at once (a partner's whole NAT).
 		return nil
 	}
 	var s *attempt
@@ -553,6 +570,17 @@ func (a *attemptSet) reserve(key string, s *attempt, now time.Time, b budget) (l
 	}
 	a.dropIfEnded(e, now)
 	return 0, true, false
+}
+
+// known reports whether the set holds key: a key with a failure on record
+// whose budget has not refilled yet, or with attempts in flight.
+func (a *attemptSet) known(key string) bool {
+	if a.n.Load() == 0 {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.keys[key] != nil
 }
 
 // failing looks up a failure of key at now: the slot of its request (nil

@@ -310,8 +310,12 @@ func TestThrottleFleet(t *testing.T) {
 	t.Run("attempts in flight are counted per instance", func(t *testing.T) {
 		const ip = "198.51.100.8"
 		c, d := newInstance(), newInstance()
+		// One failure on each instance puts the key on record there: the
+		// store's budget of 3 has 1 left, c last heard 2, d last heard 1.
+		require.NoError(t, c.Fail(http.Header{}, ipRequest(ip)))
+		require.NoError(t, d.Fail(http.Header{}, ipRequest(ip)))
 		var reqs []*http.Request
-		for _, th := range []*Throttle{c, c, c, d, d, d} {
+		for _, th := range []*Throttle{c, c, d} {
 			r, cancel := ctxRequest(t, ip)
 			defer cancel()
 			require.NoError(t, th.Check(http.Header{}, r), "each instance lets its own idea of the budget through")
@@ -320,19 +324,19 @@ func TestThrottleFleet(t *testing.T) {
 		for _, th := range []*Throttle{c, d} {
 			r, cancel := ctxRequest(t, ip)
 			defer cancel()
-			require.Error(t, th.Check(http.Header{}, r), "the fourth attempt on an instance")
+			require.Error(t, th.Check(http.Header{}, r), "one attempt more than the instance's idea of the budget")
 		}
-		// The store holds the budget (3): c's failures spend it, d's
-		// first is denied, and d's others are refused without a store call.
+		// c's first failure spends the store's last token (and blocks c),
+		// c's second is refused without a store call, d's is denied.
 		var outcomes []bool
 		for i, r := range reqs {
 			th := c
-			if i >= 3 {
+			if i >= 2 {
 				th = d
 			}
 			outcomes = append(outcomes, th.Fail(http.Header{}, r) == nil)
 		}
-		assert.Equal(t, []bool{true, true, true, false, false, false}, outcomes)
+		assert.Equal(t, []bool{true, false, false}, outcomes)
 		assert.Error(t, c.Check(http.Header{}, ipRequest(ip)), "c: blocked since its own last token")
 		assert.Error(t, d.Check(http.Header{}, ipRequest(ip)), "d: blocked since the denial")
 	})
@@ -452,7 +456,10 @@ func TestThrottleConcurrent(t *testing.T) {
 		attempts   = 20 // per goroutine
 		ip         = "203.0.113.77"
 	)
-	th, _ := newTestThrottle(t, ThrottleConfig{Rate: Rate{PerSecond: 1, Burst: burst}})
+	// The key has one failure on record (a key that never failed is not
+	// reserved, see TestThrottleInFlight): burst left.
+	th, _ := newTestThrottle(t, ThrottleConfig{Rate: Rate{PerSecond: 1, Burst: burst + 1}})
+	require.NoError(t, th.Fail(http.Header{}, ipRequest(ip)))
 	all := newBarrier(goroutines)
 	var lookups, refused, answered atomic.Int64
 	var wg sync.WaitGroup
@@ -497,8 +504,11 @@ func TestThrottleConcurrent(t *testing.T) {
 		ips, err := clientip.New(clientip.Config{})
 		require.NoError(t, err)
 		store, clk := newFakeStore(t, 0)
-		th, err := NewThrottle(ThrottleConfig{Store: store, KeyFunc: ips.Key, Rate: Rate{PerSecond: 1, Burst: burst}, Now: wall(clk)})
+		th, err := NewThrottle(ThrottleConfig{Store: store, KeyFunc: ips.Key, Rate: Rate{PerSecond: 1, Burst: burst + 1}, Now: wall(clk)})
 		require.NoError(t, err)
+		onRecord := httptest.NewRequest(http.MethodPost, "/", nil)
+		onRecord.RemoteAddr = "127.0.0.1:1234"
+		require.NoError(t, th.Fail(http.Header{}, onRecord), "the client has one failure on record")
 		writer, err := httperror.New(httperror.Config{Logger: slog.New(slog.DiscardHandler)})
 		require.NoError(t, err)
 		all := newBarrier(guesses)
@@ -712,8 +722,26 @@ func TestThrottleInFlight(t *testing.T) {
 		assert.Equal(t, strconv.FormatInt(apierror.RetryAfterSeconds(retryAfter), 10), h.Get("Retry-After"), msg)
 	}
 
+	// A key is reserved for once it has a failure on record: each case
+	// starts with one, so a burst of n+1 leaves n.
+	onRecord := func(t *testing.T, th *Throttle) {
+		t.Helper()
+		require.NoError(t, th.Fail(http.Header{}, ipRequest(ip)))
+	}
+
+	t.Run("a key that never failed is not reserved", func(t *testing.T) {
+		th, _ := newTestThrottle(t, ThrottleConfig{Rate: Rate{PerSecond: 1, Burst: 1}})
+		for range 5 {
+			r, cancel := ctxRequest(t, ip)
+			defer cancel()
+			ok(t, th, r, "any number of attempts at once: a partner's NAT")
+		}
+		assert.Zero(t, th.Blocked(), "nothing tracked")
+	})
+
 	t.Run("attempts in flight use up the budget", func(t *testing.T) {
-		th, _ := newTestThrottle(t, ThrottleConfig{Rate: Rate{PerSecond: 1, Burst: 2}})
+		th, _ := newTestThrottle(t, ThrottleConfig{Rate: Rate{PerSecond: 1, Burst: 3}})
+		onRecord(t, th)
 		a, cancelA := ctxRequest(t, ip)
 		defer cancelA()
 		b, cancelB := ctxRequest(t, ip)
@@ -729,7 +757,8 @@ func TestThrottleInFlight(t *testing.T) {
 	})
 
 	t.Run("Fail ends the attempt once it is counted", func(t *testing.T) {
-		th, clk := newTestThrottle(t, ThrottleConfig{Rate: Rate{PerSecond: 1, Burst: 3}})
+		th, clk := newTestThrottle(t, ThrottleConfig{Rate: Rate{PerSecond: 1, Burst: 4}})
+		onRecord(t, th)
 		a, cancelA := ctxRequest(t, ip)
 		b, cancelB := ctxRequest(t, ip)
 		defer cancelB()
@@ -753,7 +782,8 @@ func TestThrottleInFlight(t *testing.T) {
 	})
 
 	t.Run("the end of the request's context ends the attempt", func(t *testing.T) {
-		th, _ := newTestThrottle(t, ThrottleConfig{Rate: Rate{PerSecond: 1, Burst: 1}})
+		th, clk := newTestThrottle(t, ThrottleConfig{Rate: Rate{PerSecond: 1, Burst: 2}})
+		onRecord(t, th)
 		a, cancelA := ctxRequest(t, ip)
 		b, cancelB := ctxRequest(t, ip)
 		defer cancelB()
@@ -761,13 +791,15 @@ func TestThrottleInFlight(t *testing.T) {
 		refused(t, th, b, time.Second, "a in flight")
 		cancelA() // a succeeded, or was abandoned: its handler returned
 		ok(t, th, b, "a's attempt ended with its request")
+		clk.Advance(time.Second) // the failure on record has refilled
 		cancelB()
 		require.Eventually(t, func() bool { return th.Blocked() == 0 }, 5*time.Second, time.Millisecond,
 			"without another Check, the release that context.AfterFunc runs forgets the key")
 	})
 
 	t.Run("Done ends the attempt of a request that authenticated", func(t *testing.T) {
-		th, _ := newTestThrottle(t, ThrottleConfig{Rate: Rate{PerSecond: 1, Burst: 2}})
+		th, _ := newTestThrottle(t, ThrottleConfig{Rate: Rate{PerSecond: 1, Burst: 3}})
+		onRecord(t, th)
 		a, cancelA := ctxRequest(t, ip)
 		defer cancelA()
 		b, cancelB := ctxRequest(t, ip)
@@ -865,16 +897,19 @@ func TestThrottleSuccessesAreNeverRefused(t *testing.T) {
 // does not release an attempt of the key's new entry.
 func TestThrottleBoundedInFlight(t *testing.T) {
 	const max, clients = 100, 10_000
-	th, _ := newTestThrottle(t, ThrottleConfig{Rate: Rate{PerSecond: 1, Burst: 2}, MaxBlocked: max})
+	th, clk := newTestThrottle(t, ThrottleConfig{Rate: Rate{PerSecond: 1, Burst: 3}, MaxBlocked: max})
 	cancels := make([]context.CancelFunc, 0, clients)
 	for i := range clients {
-		r, cancel := ctxRequest(t, fmt.Sprintf("2001:db8::%x", i))
+		ip := fmt.Sprintf("2001:db8::%x", i)
+		require.NoError(t, th.Fail(http.Header{}, ipRequest(ip)), "client %d: a failure on record", i)
+		r, cancel := ctxRequest(t, ip)
 		cancels = append(cancels, cancel)
-		require.NoError(t, th.Check(http.Header{}, r), "client %d: a client's first attempt is never refused", i)
+		require.NoError(t, th.Check(http.Header{}, r), "client %d: an attempt within the budget is never refused", i)
 		require.LessOrEqual(t, th.Blocked(), max)
 		require.LessOrEqual(t, len(th.attempts.heap), max)
 	}
 	assert.Equal(t, max, th.Blocked())
+	clk.Advance(time.Second) // every failure on record has refilled
 	for _, cancel := range cancels {
 		cancel()
 	}
@@ -882,15 +917,16 @@ func TestThrottleBoundedInFlight(t *testing.T) {
 		"every attempt ended: nothing left to remember")
 
 	t.Run("an evicted attempt releases nothing of the key's new entry", func(t *testing.T) {
-		th, _ := newTestThrottle(t, ThrottleConfig{Rate: Rate{PerSecond: 1, Burst: 1}, MaxBlocked: 1})
+		th, _ := newTestThrottle(t, ThrottleConfig{Rate: Rate{PerSecond: 1, Burst: 3}, MaxBlocked: 1})
 		a1, cancelA1 := ctxRequest(t, "192.0.2.61")
-		b, cancelB := ctxRequest(t, "192.0.2.62")
 		a2, cancelA2 := ctxRequest(t, "192.0.2.61")
 		a3, cancelA3 := ctxRequest(t, "192.0.2.61")
-		defer func() { cancelB(); cancelA2(); cancelA3() }()
+		defer func() { cancelA2(); cancelA3() }()
+		require.NoError(t, th.Fail(http.Header{}, ipRequest("192.0.2.61")), "on record: 2 left")
 		require.NoError(t, th.Check(http.Header{}, a1))
-		require.NoError(t, th.Check(http.Header{}, b), "evicts a1's entry")
-		require.NoError(t, th.Check(http.Header{}, a2), "a fresh entry for the key (evicts b's)")
+		require.NoError(t, th.Fail(http.Header{}, ipRequest("192.0.2.62")), "evicts a1's entry")
+		require.NoError(t, th.Fail(http.Header{}, ipRequest("192.0.2.61")), "a fresh entry for the key (evicts the other's): 1 left")
+		require.NoError(t, th.Check(http.Header{}, a2), "a2 takes the last token's attempt")
 		cancelA1()
 		require.Error(t, th.Check(http.Header{}, a3), "a2 is still in flight")
 		require.NoError(t, th.Fail(http.Header{}, a1), "a1's failure is counted")
