@@ -82,11 +82,17 @@ var (
 
 // headerValues holds both RateLimit header values of one response and the
 // bytes of the state value, so that setting both headers costs one
-// allocation.
+// allocation of 80 bytes (a size class): the buffer fits the state value of
+// a class name up to 16 bytes with a bucket of up to 10^9 tokens, every
+// class errkit defines; a longer value is appended into an array of its own
+// (a second allocation), never truncated.
 type headerValues struct {
 	vals [2]string
-	buf  [stateHeaderCap]byte
+	buf  [inlineStateHeader]byte
 }
+
+// inlineStateHeader is the inline part of headerValues: 80 bytes in all.
+const inlineStateHeader = 80 - 2*16
 
 // setHeaders sets RateLimit-Policy (policy) and RateLimit on h for a
 // decision d on the class named name: what Header.Set of both would do, in

@@ -2,8 +2,10 @@ package ratelimit
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 )
@@ -49,6 +51,15 @@ func TestSetHeaders(t *testing.T) {
 	got := http.Header{}
 	setHeaders(got, cl.Name, PolicyHeader(cl), d)
 	assert.Equal(t, want, got)
+
+	// A state value longer than the inline buffer is whole too.
+	long := Class{Name: strings.Repeat("c", maxClassName), Rate: Rate{PerSecond: 1, Burst: 1 << 30}}
+	big := Decision{Allowed: true, Limit: 1 << 30, Remaining: 1<<30 - 1, ResetAfter: 1000 * time.Hour}
+	longGot := http.Header{}
+	setHeaders(longGot, long.Name, PolicyHeader(long), big)
+	assert.Equal(t, StateHeader(long.Name, big), longGot.Get(HeaderRateLimit))
+	assert.Greater(t, len(longGot.Get(HeaderRateLimit)), inlineStateHeader)
+	assert.Equal(t, 80, int(unsafe.Sizeof(headerValues{})), "one 80-byte size class")
 
 	got.Add(HeaderRateLimitPolicy, "x")
 	assert.Equal(t, []string{`"read";q=40;w=2`, "x"}, got.Values(HeaderRateLimitPolicy))
