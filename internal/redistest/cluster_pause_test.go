@@ -26,6 +26,12 @@ func TestPrivateClusterPause(t *testing.T) {
 		byNode[m.Options().Addr] = k
 	}
 	require.Len(t, byNode, len(cl.Addrs()))
+	// Before the pause: go-redis loads the command table from one node,
+	// chosen at random, on the first command; were it the paused one, a
+	// healthy node's first command would wait for it.
+	for _, k := range byNode {
+		require.NoError(t, c.Set(ctx, k, "v", time.Minute).Err())
+	}
 	dead := cl.Addrs()[1]
 	cl.Node(t, dead).Pause(t)
 	for addr, k := range byNode {
