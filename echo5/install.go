@@ -111,9 +111,8 @@ func Install(e *echo.Echo, cfg Config) error {
 		if err != nil {
 			return err
 		}
-		reqID, _ := rcfg.ToMiddleware()
 		recov, _ := cfg.Recover.ToMiddleware()
-		chain = []echo.MiddlewareFunc{reqID, announce(cfg.Events), access, recov}
+		chain = []echo.MiddlewareFunc{stampAndAnnounce(st, cfg.Events), access, recov}
 	}
 	if cfg.Pre {
 		e.Pre(chain...)
@@ -146,10 +145,14 @@ func fused(st *stamper, rc *recoverer, events event.Hook) echo.MiddlewareFunc {
 	}
 }
 
-// announce is the middleware that fires event.KindRequest to events.
-func announce(events event.Hook) echo.MiddlewareFunc {
+// stampAndAnnounce is RequestID firing event.KindRequest to events once
+// the request is stamped: one middleware, not two, on every request.
+func stampAndAnnounce(st *stamper, events event.Hook) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c *echo.Context) error {
+			if !st.skipper(c) {
+				st.stamp(c)
+			}
 			fireRequest(c, events)
 			return next(c)
 		}
