@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/layershq/errkit/clientip"
+	"github.com/layershq/errkit/event"
 	"github.com/layershq/errkit/idempotency"
 	idemredis "github.com/layershq/errkit/idempotency/redisstore"
 	"github.com/layershq/errkit/killswitch"
@@ -204,6 +205,9 @@ type Server struct {
 type app struct {
 	log       *slog.Logger
 	accessLog bool
+	// events is the telemetry's Hook (nil without telemetry), in every
+	// errkit part's Config.
+	events event.Hook
 
 	// global is the global kill switch, in front of every /v1 route,
 	// before authentication costs anything.
@@ -306,23 +310,23 @@ func New(cfg Config) (s *Server, err error) {
 			return nil, err
 		}
 		s.closers = append(s.closers, client.Close)
-		rl, err := rlredis.New(client, rlredis.Config{Prefix: cfg.RedisPrefix + "ratelimit:"})
+		rl, err := rlredis.New(client, rlredis.Config{Prefix: cfg.RedisPrefix + "ratelimit:", Events: tel.hook})
 		if err != nil {
 			return nil, err
 		}
 		ks, err := ksredis.New(client, ksredis.Config{
-			Prefix: cfg.RedisPrefix + "killswitch:", ResyncInterval: cfg.KillSwitchResync, Logger: cfg.Logger,
+			Prefix: cfg.RedisPrefix + "killswitch:", ResyncInterval: cfg.KillSwitchResync, Logger: cfg.Logger, Events: tel.hook,
 		})
 		if err != nil {
 			return nil, err
 		}
 		s.closers = append(s.closers, ks.Close)
-		idem, err := idemredis.New(client, idemredis.Config{Prefix: cfg.RedisPrefix + "idempotency:"})
+		idem, err := idemredis.New(client, idemredis.Config{Prefix: cfg.RedisPrefix + "idempotency:", Events: tel.hook})
 		if err != nil {
 			return nil, err
 		}
 		s.closers = append(s.closers, idem.Close)
-		cb, err := upredis.New(client, upredis.Config{Prefix: cfg.RedisPrefix + "upstream:", Logger: cfg.Logger})
+		cb, err := upredis.New(client, upredis.Config{Prefix: cfg.RedisPrefix + "upstream:", Logger: cfg.Logger, Events: tel.hook})
 		if err != nil {
 			return nil, err
 		}
@@ -359,7 +363,7 @@ func New(cfg Config) (s *Server, err error) {
 	}
 	throttle, err := ratelimit.NewThrottle(ratelimit.ThrottleConfig{
 		Store: limits, KeyFunc: ips.Key, Rate: cfg.AuthFailureRate, Class: classAuthFailure,
-		Now: cfg.now, Logger: cfg.Logger,
+		Now: cfg.now, Logger: cfg.Logger, Events: tel.hook,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("-auth-failure-rate/-auth-failure-burst: %w", err)
@@ -372,6 +376,7 @@ func New(cfg Config) (s *Server, err error) {
 
 	a := &app{
 		log:              cfg.Logger,
+		events:           tel.hook,
 		accessLog:        cfg.AccessLog,
 		authenticate:     (&authenticator{store: domain, throttle: throttle}).authenticate,
 		maxBodyBytes:     maxBodyBytes,
@@ -384,23 +389,25 @@ func New(cfg Config) (s *Server, err error) {
 		ClassFunc: func(*http.Request) string { return classPublic },
 		Classes:   map[string]ratelimit.Rate{classPublic: cfg.PublicRate},
 		Logger:    cfg.Logger,
+		Events:    tel.hook,
 	}); err != nil {
 		return nil, fmt.Errorf("-public-rate/-public-burst: %w", err)
 	}
-	if a.global, err = killswitch.New(killswitch.Config{Checker: switches, GlobalOnly: true, Now: cfg.now}); err != nil {
+	if a.global, err = killswitch.New(killswitch.Config{Checker: switches, GlobalOnly: true, Now: cfg.now, Events: tel.hook}); err != nil {
 		return nil, err
 	}
-	if a.switches, err = killswitch.New(killswitch.Config{Checker: switches, Now: cfg.now}); err != nil {
+	if a.switches, err = killswitch.New(killswitch.Config{Checker: switches, Now: cfg.now, Events: tel.hook}); err != nil {
 		return nil, err
 	}
 	if a.limiter, err = ratelimit.New(ratelimit.Config{
 		Store:   limits,
 		Classes: map[string]ratelimit.Rate{ratelimit.ClassRead: cfg.ReadRate, ratelimit.ClassWrite: cfg.WriteRate},
 		Logger:  cfg.Logger,
+		Events:  tel.hook,
 	}); err != nil {
 		return nil, err
 	}
-	if a.replay, err = idempotency.New(idempotency.Config{Store: replays, MaxBodyBytes: maxBodyBytes}); err != nil {
+	if a.replay, err = idempotency.New(idempotency.Config{Store: replays, MaxBodyBytes: maxBodyBytes, Events: tel.hook}); err != nil {
 		return nil, err
 	}
 	if a.admin, err = killswitch.NewAdmin(killswitch.AdminConfig{

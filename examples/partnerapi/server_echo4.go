@@ -27,7 +27,7 @@ func newEcho4(a *app) (http.Handler, error) {
 	e.HideBanner, e.HidePort = true, true
 	e.Logger.SetOutput(io.Discard) // errkit logs; echo itself has nothing to say
 
-	cfg := middleware.Config{Logger: a.log}
+	cfg := middleware.Config{Logger: a.log, Events: a.events}
 	cfg.ErrorHandler.StackLogInterval = a.stackLogInterval
 	if a.accessLog {
 		cfg.AccessLog = &middleware.AccessLogConfig{}

@@ -31,7 +31,7 @@ func newEcho5(a *app) (http.Handler, error) {
 	// and echo5.Install defaults to e.Logger.
 	e := echo.NewWithConfig(echo.Config{Logger: a.log})
 
-	var cfg echo5.Config
+	cfg := echo5.Config{Events: a.events}
 	cfg.ErrorHandler.StackLogInterval = a.stackLogInterval
 	if a.accessLog {
 		cfg.AccessLog = &echo5.AccessLogConfig{}

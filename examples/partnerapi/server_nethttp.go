@@ -66,6 +66,7 @@ func newNetHTTP(a *app) (http.Handler, error) {
 
 	cfg := nethttp.Config{
 		Logger: a.log,
+		Events: a.events,
 		Route:  func(r *http.Request) string { return templates[r.Pattern] },
 	}
 	cfg.ErrorHandler.StackLogInterval = a.stackLogInterval

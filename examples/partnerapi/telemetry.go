@@ -29,11 +29,13 @@ const metricsPath = "/metrics"
 // with Config.Traces, an SDK tracer provider printing every span, whose
 // server spans otelhttp starts around the whole API.
 //
-// The Hook reaches every errkit part of the server through the request's
-// context (event.NewContext): the error writers of all three frameworks,
-// the limiter and the kill switches. The same Hook could instead go into
-// each adapter's Install (Config.Events) and each guard's Config.Events,
-// which saves the context's allocation per request.
+// The Hook goes into the Config.Events of every errkit part the server
+// builds (each framework's Install, which hands it to the error writer;
+// the limiters, the throttle, the kill switches, the idempotency guard and
+// the Redis stores), rather than into each request's context
+// (event.NewContext), which would cost every request a copy of itself;
+// and the stores' events outside any request (a kill-switch resync that
+// fails) reach it too.
 //
 // otelhttp starts the spans of every framework: labstack's echo-otel
 // middleware is not on the module proxy this demo builds from, and
@@ -92,16 +94,10 @@ func (t *telemetry) logger(l *slog.Logger) *slog.Logger {
 }
 
 // wrap returns api with the telemetry around it: GET /metrics answered
-// before the API (no key, no rate limit, no span, not counted), every
-// other request traced when traces are on, and errkit's events of every
-// request reported to the Hook.
+// before the API (no key, no rate limit, no span, not counted), and every
+// other request traced when traces are on.
 func (t *telemetry) wrap(api http.Handler) http.Handler {
 	h := api
-	if hook := t.hook; hook != nil {
-		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			api.ServeHTTP(w, r.WithContext(event.NewContext(r.Context(), hook)))
-		})
-	}
 	if t.tracer != nil {
 		h = otelhttp.NewHandler(h, "partnerapi",
 			otelhttp.WithTracerProvider(t.tracer),
