@@ -122,6 +122,20 @@ func (e *Error) Is(target error) bool {
 	return ok && t != nil && e.code == t.code
 }
 
+// ErrorType returns the code: the method OpenTelemetry's semantic
+// conventions look for on an error that names its own error.type
+// (semconv.ErrorType), so that instrumentation deriving error.type from a
+// returned error (labstack's echo-otel, a client's otelhttp transport,
+// a service's own spans) records the contract code, a value from a fixed
+// set, rather than the Go type name every code shares. A nil *Error is
+// answered as INTERNAL, so that is its type.
+func (e *Error) ErrorType() string {
+	if e == nil {
+		return string(CodeInternal)
+	}
+	return string(e.code)
+}
+
 // StatusCode returns the HTTP status, as [Error.Status] does. It is the
 // method echo v5's HTTPStatusCoder names, so that v5's RequestLogger,
 // ResolveResponseStatus and labstack's echo-otel see the contract's status

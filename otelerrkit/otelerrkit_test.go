@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/codes"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 
 	"github.com/layershq/errkit/apierror"
 	"github.com/layershq/errkit/event"
@@ -375,4 +376,27 @@ func TestSuccessAllocatesNothing(t *testing.T) {
 	assert.Zero(t, allocs)
 	assert.Equal(t, map[string]int64{"errkit.ratelimit.class=read,errkit.ratelimit.outcome=allowed": 202},
 		tm.counts(t, otelerrkit.MetricRateLimitDecisions))
+}
+
+// TestErrorTypeConvention checks that the error.type OpenTelemetry's own
+// helper derives from an errkit error is its contract code, through
+// wrapping too: what echo-otel and otelhttp's transport record.
+func TestErrorTypeConvention(t *testing.T) {
+	var nilErr *apierror.Error
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"error", apierror.NotFound(), "NOT_FOUND"},
+		{"with a cause", apierror.Internal(errors.New("dial tcp: secret")), "INTERNAL"},
+		{"wrapped", fmt.Errorf("fetch: %w", apierror.RateLimited(time.Second)), "RATE_LIMITED"},
+		{"joined", errors.Join(errors.New("other"), apierror.CircuitOpen("tiktok", time.Second)), "CIRCUIT_OPEN"},
+		{"nil *Error", nilErr, "INTERNAL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, semconv.ErrorTypeKey.String(tt.want), semconv.ErrorType(tt.err))
+		})
+	}
 }
