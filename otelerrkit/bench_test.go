@@ -45,16 +45,38 @@ func (w *benchWriter) WriteHeader(code int)        { w.status = code }
 // the success path (KindRequest and an allowed decision: the request ID
 // on the span, one counter) and on the error path (a handler's NOT_FOUND:
 // also error.type and the errors counter).
+//
+// Beside them, in the same run, the baselines the figures are read
+// against: control pairs two uninstrumented servers (what it reports as
+// added is the method's own bias); spancalls is a Hook that makes only the
+// span writes the Hook must make (the request ID, error.type), with
+// attributes built in advance and nothing counted, so that paired minus
+// spancalls is errkit's own share; unsampled is the Hook on a span the
+// sampler dropped, as on a request that is not traced (metrics only).
 func BenchmarkInstruments(b *testing.B) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()))
 	defer func() { _ = tp.Shutdown(context.Background()) }()
+	unsampled := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()))
+	defer func() { _ = unsampled.Shutdown(context.Background()) }()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
 	defer func() { _ = mp.Shutdown(context.Background()) }()
 	hook, err := otelerrkit.New(otelerrkit.Config{MeterProvider: mp})
 	require.NoError(b, err)
 	logger := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	// The span writes of the Hook, made as cheaply as the API allows. The
+	// request ID is a constant of the same length as a real one.
+	requestID := []attribute.KeyValue{otelerrkit.RequestIDKey.String("req_01JBENCHBENCHBENCHBENCHBENC")}
+	errorType := []attribute.KeyValue{otelerrkit.ErrorTypeKey.String(string(apierror.CodeNotFound))}
+	spanCalls := func(ctx context.Context, e event.Event) {
+		switch e.Kind {
+		case event.KindRequest:
+			trace.SpanFromContext(ctx).SetAttributes(requestID...)
+		case event.KindError:
+			trace.SpanFromContext(ctx).SetAttributes(errorType...)
+		}
+	}
 
-	build := func(events event.Hook) http.Handler {
+	build := func(tp trace.TracerProvider, events event.Hook) http.Handler {
 		lim, err := ratelimit.New(ratelimit.Config{
 			KeyFunc: func(*http.Request) string { return "key_bench" },
 			Classes: map[string]ratelimit.Rate{ratelimit.ClassRead: {PerSecond: 1e9, Burst: 1e9}},
@@ -76,11 +98,11 @@ func BenchmarkInstruments(b *testing.B) {
 	}
 	paths := []struct{ name, target string }{{"success", "/ok"}, {"error", "/missing/x"}}
 	for _, path := range paths {
-		// Paired (see paired): without and with the instruments. The
-		// control pairs two uninstrumented servers: what it reports as
-		// added is the method's own bias.
-		b.Run(path.name+"/control", func(b *testing.B) { paired(b, build(nil), build(nil), path.target) })
-		b.Run(path.name+"/paired", func(b *testing.B) { paired(b, build(nil), build(hook), path.target) })
+		// Paired (see paired): without and with the instruments.
+		b.Run(path.name+"/control", func(b *testing.B) { paired(b, build(tp, nil), build(tp, nil), path.target) })
+		b.Run(path.name+"/paired", func(b *testing.B) { paired(b, build(tp, nil), build(tp, hook), path.target) })
+		b.Run(path.name+"/spancalls", func(b *testing.B) { paired(b, build(tp, nil), build(tp, spanCalls), path.target) })
+		b.Run(path.name+"/unsampled", func(b *testing.B) { paired(b, build(unsampled, nil), build(unsampled, hook), path.target) })
 	}
 	for _, path := range paths {
 		for _, inst := range []struct {
@@ -88,7 +110,7 @@ func BenchmarkInstruments(b *testing.B) {
 			events event.Hook
 		}{{"off", nil}, {"on", hook}} {
 			b.Run(path.name+"/"+inst.name, func(b *testing.B) {
-				h := build(inst.events)
+				h := build(tp, inst.events)
 				r := httptest.NewRequest(http.MethodGet, path.target, nil)
 				w := &benchWriter{h: http.Header{}}
 				b.ReportAllocs()
