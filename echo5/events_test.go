@@ -1,9 +1,12 @@
 package echo5_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/labstack/echo/v5"
@@ -13,6 +16,7 @@ import (
 	"github.com/layershq/errkit/apierror"
 	"github.com/layershq/errkit/echo5"
 	"github.com/layershq/errkit/event"
+	"github.com/layershq/errkit/requestid"
 )
 
 // TestInstallEvents checks Config.Events on echo v5: a KindRequest per
@@ -64,4 +68,45 @@ func TestInstallEvents(t *testing.T) {
 			assert.Equal(t, tt.want, got)
 		})
 	}
+}
+
+// TestErrorHandedBackOnARestoredRequest checks an outer middleware that
+// does what tracing middleware does: it hands the chain's error to the
+// error handler itself, puts back the request it started with (without
+// errkit's state), and returns the error, which echo then hands over
+// again. The error is answered, logged and counted once, under the
+// request's own ID.
+func TestErrorHandedBackOnARestoredRequest(t *testing.T) {
+	var got []event.Event
+	logs := &bytes.Buffer{}
+	e := echo.New()
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c *echo.Context) error {
+			saved := c.Request()
+			defer c.SetRequest(saved)
+			err := next(c)
+			if err != nil {
+				c.Echo().HTTPErrorHandler(c, err)
+			}
+			return err
+		}
+	})
+	require.NoError(t, echo5.Install(e, echo5.Config{
+		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Events: func(_ context.Context, ev event.Event) { got = append(got, ev) },
+	}))
+	e.GET("/things/:id", func(*echo.Context) error { return apierror.NotFound() })
+
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/things/1", nil))
+	require.Equal(t, http.StatusNotFound, rec.Code)
+	id := rec.Header().Get(requestid.Header)
+	var kinds []event.Kind
+	for _, ev := range got {
+		kinds = append(kinds, ev.Kind)
+	}
+	assert.Equal(t, []event.Kind{event.KindRequest, event.KindError}, kinds, "one KindError")
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	require.Len(t, lines, 1, "one log line: %s", logs)
+	assert.Contains(t, lines[0], `"requestId":"`+id+`"`)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/layershq/errkit/apierror"
 	"github.com/layershq/errkit/event"
 	"github.com/layershq/errkit/httperror"
+	"github.com/layershq/errkit/internal/reqstate"
 )
 
 // ErrorHandlerConfig configures the error handler built by NewErrorHandler.
@@ -106,7 +107,39 @@ func handler(w *httperror.Writer) echo.HTTPErrorHandler {
 			w.Map(err, res.Header()).Code() == apierror.CodeNotFound {
 			routeNotFoundAllow(c, res.Header())
 		}
-		w.WriteMeta(res, c.Request(), err, httperror.Meta{Route: c.Path(), Committed: res.Committed})
+		r := request(c)
+		w.WriteMeta(res, r, err, httperror.Meta{Route: c.Path(), Committed: res.Committed})
+		remember(c, r)
+	}
+}
+
+// stateKey is where the error handler keeps a request's errkit state in
+// echo's context once it has answered an error.
+const stateKey = "errkit.requestState"
+
+// request returns the request to answer c's error for: c's own, or, when
+// an outer middleware put back a request without errkit's state after
+// errkit answered an error, the request errkit answered it for. Tracing
+// middleware does that (otelecho restores the request it started with,
+// and returns the error it already handed to the error handler), and the
+// error echo then hands over again must be recognised as the same one:
+// answered, logged and counted once, under the request's own ID.
+func request(c echo.Context) *http.Request {
+	r := c.Request()
+	if reqstate.From(r.Context()) == nil {
+		if s, ok := c.Get(stateKey).(*reqstate.State); ok {
+			return s.Request()
+		}
+	}
+	return r
+}
+
+// remember keeps the state of r, which an error was answered for, in c
+// for request. Only a request that ended in an error pays for it (echo
+// allocates its context's store on the first Set).
+func remember(c echo.Context, r *http.Request) {
+	if s := reqstate.From(r.Context()); s != nil && c.Get(stateKey) == nil {
+		c.Set(stateKey, s)
 	}
 }
 

@@ -47,6 +47,13 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
+// reset drops what was written.
+func (b *syncBuffer) reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Reset()
+}
+
 // lines decodes every JSON log line.
 func (b *syncBuffer) lines(t *testing.T) []map[string]any {
 	t.Helper()

@@ -78,6 +78,12 @@ func (s *State) Attach(r *http.Request) *http.Request {
 	return &s.req
 }
 
+// Request returns the request Attach stored in s (with the context
+// SetContext last gave it), whose context carries s: for an adapter whose
+// framework was handed back a request without s, to answer for the one
+// errkit served.
+func (s *State) Request() *http.Request { return &s.req }
+
 // Owns reports whether r is the request Attach stored in s: the one request
 // errkit made for the chain, and so the one it may update in place.
 func (s *State) Owns(r *http.Request) bool { return r == &s.req }
