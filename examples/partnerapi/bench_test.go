@@ -103,3 +103,35 @@ func BenchmarkWhoami(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkWhoamiTelemetry is the demo's GET /v1/whoami with its
+// OpenTelemetry wiring on (Config.Metrics: the otelerrkit Hook on an SDK
+// meter provider, in every errkit part's Config.Events), on each
+// framework: what telemetry costs a request beside BenchmarkWhoami.
+func BenchmarkWhoamiTelemetry(b *testing.B) {
+	for _, fw := range frameworkNames() {
+		b.Run(fw, func(b *testing.B) {
+			unlimited := ratelimit.Rate{PerSecond: 1e9, Burst: 1 << 30}
+			srv, err := New(Config{
+				Framework: fw, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), AccessLog: true,
+				ReadRate: unlimited, WriteRate: unlimited, Metrics: true,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = srv.Close() })
+			req := httptest.NewRequest(http.MethodGet, "/v1/whoami", nil)
+			req.Header.Set("Authorization", "Bearer lp_demo_full")
+			w := &stackWriter{h: make(http.Header, 8)}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				w.status = 0
+				srv.Handler.ServeHTTP(w, req)
+				if w.status != http.StatusOK {
+					b.Fatalf("status %d", w.status)
+				}
+			}
+		})
+	}
+}
